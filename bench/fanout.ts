@@ -8,6 +8,7 @@
  *   FANOUT_SERVERS=edgepush,bare,socketio-node,socketio-bun  FANOUT_SUBSCRIBERS=1000
  *   FANOUT_PAYLOAD=64  FANOUT_SECONDS=10  FANOUT_WINDOW=20  FANOUT_CLIENTS=2  FANOUT_ROUNDS=1
  */
+import { watchdog } from "./lib/children.ts";
 import { Fleet, Worker } from "./lib/fleet.ts";
 import { envList, envNumber, report } from "./lib/report.ts";
 import { BENCH_SECRET, type RunningServer, type ServerName, startServer } from "./lib/servers.ts";
@@ -114,6 +115,7 @@ async function measure(server: RunningServer): Promise<Record<string, string | n
   }
 }
 
+const done = watchdog(envNumber("FANOUT_TIMEOUT_SECONDS", 900), "fanout");
 const rows: Record<string, string | number>[] = [];
 for (let round = 1; round <= settings.rounds; round++) {
   for (const name of settings.servers as ServerName[]) {
@@ -134,6 +136,7 @@ function best(name: string): number {
 }
 
 const ep = best("edgepush");
+done();
 report("fanout", settings, rows, {
   "edgepush / bare": ep / best("bare"),
   "edgepush / socketio-node": ep / best("socketio-node"),

@@ -8,6 +8,7 @@
  *   IDLE_SERVERS=edgepush,bare,socketio-node,socketio-bun  IDLE_CONNECTIONS=10000
  *   IDLE_CLIENTS=2  IDLE_SETTLE_SECONDS=3
  */
+import { watchdog } from "./lib/children.ts";
 import { Fleet } from "./lib/fleet.ts";
 import { envList, envNumber, report } from "./lib/report.ts";
 import { BENCH_SECRET, type ServerName, startServer } from "./lib/servers.ts";
@@ -19,6 +20,7 @@ const settings = {
   settleSeconds: envNumber("IDLE_SETTLE_SECONDS", 3),
 };
 
+const done = watchdog(envNumber("IDLE_TIMEOUT_SECONDS", 900), "idle-memory");
 const rows: Record<string, string | number>[] = [];
 for (const name of settings.servers as ServerName[]) {
   const server = await startServer(name);
@@ -59,6 +61,7 @@ function perConnection(name: string): number {
   return Number(rows.find((r) => r.server === name)?.kibPerConnection ?? Number.NaN);
 }
 
+done();
 report("idle-memory", settings, rows, {
   "edgepush / bare (memory per connection)": perConnection("edgepush") / perConnection("bare"),
   "edgepush / socketio-node": perConnection("edgepush") / perConnection("socketio-node"),

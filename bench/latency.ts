@@ -7,6 +7,7 @@
  *   LATENCY_SERVERS=edgepush,bare,socketio-node,socketio-bun  LATENCY_SUBSCRIBERS=1000
  *   LATENCY_RATE=100  LATENCY_SECONDS=10  LATENCY_PAYLOAD=64  LATENCY_CLIENTS=2
  */
+import { watchdog } from "./lib/children.ts";
 import { Fleet, Worker } from "./lib/fleet.ts";
 import { envList, envNumber, quantile, report } from "./lib/report.ts";
 import { BENCH_SECRET, type RunningServer, type ServerName, startServer } from "./lib/servers.ts";
@@ -76,6 +77,7 @@ async function measure(server: RunningServer): Promise<Record<string, string | n
   }
 }
 
+const done = watchdog(envNumber("LATENCY_TIMEOUT_SECONDS", 900), "latency");
 const rows: Record<string, string | number>[] = [];
 for (const name of settings.servers as ServerName[]) {
   const server = await startServer(name);
@@ -88,6 +90,7 @@ for (const name of settings.servers as ServerName[]) {
 }
 
 const p = (name: string, key: string) => Number(rows.find((r) => r.server === name)?.[key]);
+done();
 report("latency", settings, rows, {
   "edgepush p50 / bare p50": p("edgepush", "p50ms") / p("bare", "p50ms"),
   "edgepush p99 / bare p99": p("edgepush", "p99ms") / p("bare", "p99ms"),

@@ -4,6 +4,7 @@
  */
 import { resolve } from "node:path";
 import type { Subprocess } from "bun";
+import { track } from "./children.ts";
 import type { Command, WorkerConfig } from "./client.ts";
 
 const CLIENT = resolve(import.meta.dir, "client.ts");
@@ -20,11 +21,13 @@ export class Worker {
 
   /** Starts a client process and waits until it listens for commands. */
   static async start(config: WorkerConfig): Promise<Worker> {
-    const proc = Bun.spawn([process.execPath, CLIENT, JSON.stringify(config)], {
-      stdin: "pipe",
-      stdout: "pipe",
-      stderr: "inherit",
-    });
+    const proc = track(
+      Bun.spawn([process.execPath, CLIENT, JSON.stringify(config)], {
+        stdin: "pipe",
+        stdout: "pipe",
+        stderr: "inherit",
+      }),
+    );
     const worker = new Worker(proc);
     await worker.#next();
     return worker;

@@ -6,6 +6,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
+import { track } from "./children.ts";
 import type { FramingName } from "./framing.ts";
 import { cpuSeconds, rssBytes } from "./proc.ts";
 
@@ -134,7 +135,9 @@ export async function startServer(
     NODE_ENV: "production",
     ...opts.env,
   };
-  const proc = Bun.spawn(commandOf(name, dir), { cwd: dir, env, stdout: "pipe", stderr: "pipe" });
+  const proc = track(
+    Bun.spawn(commandOf(name, dir), { cwd: dir, env, stdout: "pipe", stderr: "pipe" }),
+  );
   const output: string[] = [];
   const port = await readPort(proc, output);
   const pid = proc.pid;
