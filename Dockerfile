@@ -19,7 +19,9 @@ RUN apt-get update \
   && useradd --system --uid 10001 --home-dir /app --create-home edgepush \
   && mkdir -p /app/data && chown edgepush /app/data
 COPY --from=build /src/dist/edgepush /usr/local/bin/edgepush
-USER edgepush
+# Fly volumes are mounted owned by root: build with --build-arg RUN_AS=root to write to one.
+ARG RUN_AS=edgepush
+USER ${RUN_AS}
 WORKDIR /app
 # History defaults to file:data/edgepush.db, i.e. /app/data: mount a volume there, or set
 # TURSO_DATABASE_URL and TURSO_AUTH_TOKEN to keep it in Turso.
