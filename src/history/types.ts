@@ -15,6 +15,18 @@ export interface Retention {
   ttlSeconds: number;
 }
 
+/** Counters of a history store, exported in /metrics. */
+export interface HistoryStats {
+  /** Rows written since the store opened. */
+  written: number;
+  /** Write attempts that failed (each retried). */
+  failures: number;
+  /** Rows queued and not yet written. */
+  pending: number;
+  /** Rows removed by retention. */
+  retained: number;
+}
+
 /**
  * The durable history of every room: messages, and each room's position (latest offset and
  * epoch). Implemented on libSQL; appends are batched off the delivery path.
@@ -37,6 +49,8 @@ export interface HistoryStore {
   pending(): number;
   /** False while the queue is over `history.bufferLimit` (the node answers /v1/ready 503). */
   healthy(): boolean;
+  /** Cumulative counters: rows written, failed writes, rows pending, rows removed by retention. */
+  stats(): HistoryStats;
   /** Flushes and closes. */
   close(): Promise<void>;
 }

@@ -1,0 +1,24 @@
+import { integer, primaryKey, sqliteTable, text } from "drizzle-orm/sqlite-core";
+
+/** Every stored message; `data` is the payload as JSON text, `ts` milliseconds since 1970. */
+export const messages = sqliteTable(
+  "messages",
+  {
+    room: text("room").notNull(),
+    offset: integer("offset").notNull(),
+    epoch: text("epoch").notNull(),
+    sender: text("sender"),
+    data: text("data").notNull(),
+    ts: integer("ts").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.room, t.offset] })],
+);
+
+/** Each room's position: the epoch its offsets belong to and the last offset written. */
+export const rooms = sqliteTable("rooms", {
+  room: text("room").primaryKey(),
+  epoch: text("epoch").notNull(),
+  lastOffset: integer("last_offset").notNull().default(0),
+});
+
+export type MessageRow = typeof messages.$inferSelect;
