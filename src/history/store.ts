@@ -194,6 +194,7 @@ export class LibsqlHistoryStore implements HistoryStore {
     while (this.#queue.size > 0) {
       const batch = this.#queue.take(size);
       try {
+        if (this.#outage) await this.#renewConnections();
         await writeBatch(db, batch);
       } catch (err) {
         this.#failed(err);
@@ -205,6 +206,14 @@ export class LibsqlHistoryStore implements HistoryStore {
       if (this.#queue.size > 0) await nextTick();
     }
     return true;
+  }
+
+  /**
+   * After a failed write on a local file, libSQL can leave the failed statement active on its
+   * connection, so every later COMMIT fails with SQLITE_BUSY; fresh connections clear it.
+   */
+  async #renewConnections(): Promise<void> {
+    if (modeOf(this.#opts.config) !== "remote") await this.#client?.reconnect();
   }
 
   #failed(err: unknown): void {
