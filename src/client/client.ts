@@ -3,9 +3,9 @@ import type { ConnectedFrame, MessageFrame } from "../protocol/frames.ts";
 import { closeAction, reconnectDelay } from "./backoff.ts";
 import { Cursor } from "./cursor.ts";
 import { Emitter } from "./emitter.ts";
+import { TokenKeeper, tokenError } from "./keeper.ts";
 import { type LostPolicy, type Outgoing, Requests, unavailable } from "./requests.ts";
 import { Subscription } from "./subscription.ts";
-import { refreshDelay, tokenExpiresWithin, tokenExpiry } from "./token.ts";
 import type {
   Ack,
   ClientOptions,
@@ -38,23 +38,16 @@ export interface ClientEvents {
 const DEFAULT_TIMEOUT_MS = 10_000;
 /** Silence after the announced ping interval before the connection counts as dead. */
 const PING_GRACE_MS = 10_000;
-/** A token this close to expiry is replaced before connecting. */
-const TOKEN_MARGIN_MS = 5_000;
 /** Wait before resending a subscribe that the server rate-limited. */
 const RATE_LIMIT_RETRY_MS = 1_000;
 
-type Timers = "reconnect" | "handshake" | "dead" | "refresh";
+type Timers = "reconnect" | "handshake" | "dead";
 
 function detach(ws: WebSocketLike): void {
   ws.onopen = null;
   ws.onmessage = null;
   ws.onclose = null;
   ws.onerror = null;
-}
-
-function asError(err: unknown): EdgepushError {
-  if (err instanceof EdgepushError) return err;
-  return new EdgepushError(ErrorCode.unauthorized, `getToken failed: ${String(err)}`);
 }
 
 function messageOf(frame: MessageFrame): Message {
@@ -86,8 +79,7 @@ export class EdgepushClient extends Emitter<ClientEvents> {
   #state: ConnectionState = "idle";
   #ws: WebSocketLike | null = null;
   #info: ConnectedInfo | undefined;
-  #token: string | undefined;
-  #tokenStale = false;
+  readonly #tokens: TokenKeeper;
   #attempt = 0;
   #askedInbox = false;
   /** Bumped by every open and stop, so an open that outlived its turn does nothing. */
@@ -100,7 +92,10 @@ export class EdgepushClient extends Emitter<ClientEvents> {
     if (!ctor) throw new Error("no global WebSocket here: pass a constructor as `WebSocket`");
     this.#opts = opts;
     this.#WebSocket = ctor;
-    this.#token = opts.token;
+    this.#tokens = new TokenKeeper(opts.token, opts.getToken, {
+      refresh: (token) => this.#sendRefresh(token),
+      error: (err) => this.emit("error", err),
+    });
     this.#requests = new Requests(opts.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS);
   }
 
@@ -252,10 +247,10 @@ export class EdgepushClient extends Emitter<ClientEvents> {
     const generation = ++this.#generation;
     let token: string | undefined;
     try {
-      token = await this.#currentToken();
+      token = await this.#tokens.current();
     } catch (err) {
       if (generation !== this.#generation) return;
-      this.emit("error", asError(err));
+      this.emit("error", tokenError(err));
       this.#retry(1006, "could not get a token");
       return;
     }
@@ -284,17 +279,6 @@ export class EdgepushClient extends Emitter<ClientEvents> {
     ws.onerror = () => {
       // A close event follows with the code; nothing to do here.
     };
-  }
-
-  async #currentToken(): Promise<string | undefined> {
-    const getToken = this.#opts.getToken;
-    if (!getToken) return this.#token;
-    const token = this.#token;
-    if (!token || this.#tokenStale || tokenExpiresWithin(token, TOKEN_MARGIN_MS)) {
-      this.#token = await getToken();
-      this.#tokenStale = false;
-    }
-    return this.#token;
   }
 
   #onFrame(data: unknown): void {
@@ -340,7 +324,7 @@ export class EdgepushClient extends Emitter<ClientEvents> {
     if (inboxRecovered !== undefined) this.#info.inboxRecovered = inboxRecovered;
     this.#attempt = 0;
     this.#armDeadTimer();
-    this.#scheduleRefresh(this.#token ? tokenExpiry(this.#token) : undefined);
+    this.#tokens.start();
     const ws = this.#ws;
     this.#requests.online((text) => ws?.send(text));
     for (const sub of this.#subs.values()) this.#sendSubscribe(sub);
@@ -380,9 +364,8 @@ export class EdgepushClient extends Emitter<ClientEvents> {
   }
 
   #offline(): void {
-    for (const name of ["handshake", "dead", "refresh", "reconnect"] as const) {
-      this.#clearTimer(name);
-    }
+    for (const name of ["handshake", "dead", "reconnect"] as const) this.#clearTimer(name);
+    this.#tokens.stop();
     this.#requests.offline();
     for (const sub of this.#subs.values()) sub.suspended();
   }
@@ -392,11 +375,11 @@ export class EdgepushClient extends Emitter<ClientEvents> {
     this.#offline();
     if (this.#state === "disconnected") return;
     const action = closeAction(code);
-    if (action === "stop" || (action === "refresh" && !this.#opts.getToken)) {
+    if (action === "stop" || (action === "refresh" && !this.#tokens.renewable)) {
       this.#stop(code, reason);
       return;
     }
-    if (action === "refresh") this.#tokenStale = true;
+    if (action === "refresh") this.#tokens.expired();
     this.#retry(code, reason);
   }
 
@@ -409,8 +392,7 @@ export class EdgepushClient extends Emitter<ClientEvents> {
 
   #stop(code: number, reason: string): void {
     this.#generation++;
-    // A rejected token is not reused: the next connect() asks getToken for another.
-    if (code === 4001 && this.#opts.getToken) this.#token = undefined;
+    if (code === 4001) this.#tokens.rejected();
     this.#setState({ state: "disconnected", code, reason });
     const err =
       code === 4001
@@ -422,44 +404,14 @@ export class EdgepushClient extends Emitter<ClientEvents> {
     for (const waiter of this.#waiters.splice(0)) waiter.reject(err);
   }
 
-  #scheduleRefresh(exp: number | undefined): void {
-    this.#clearTimer("refresh");
-    const delay = this.#opts.getToken ? refreshDelay(exp) : undefined;
-    if (delay === undefined) return;
-    this.#setTimer("refresh", delay, () => void this.#refresh());
-  }
-
-  async #refresh(): Promise<void> {
-    const getToken = this.#opts.getToken;
-    if (!getToken || this.#state !== "connected") return;
-    let token: string;
-    try {
-      token = await getToken();
-    } catch (err) {
-      this.emit("error", asError(err));
-      this.#retryRefresh();
-      return;
-    }
-    this.#requests.request({ type: "refresh", token }, "drop", {
-      reply: (reply) => {
-        this.#token = token;
-        const exp = reply.type === "refreshed" ? reply.exp : undefined;
-        this.#scheduleRefresh(exp ?? tokenExpiry(token));
-      },
-      error: (err) => {
-        if (err.code === ErrorCode.unavailable && this.#state !== "connected") return;
-        this.emit("error", err);
-        this.#retryRefresh();
-      },
+  #sendRefresh(token: string): Promise<number | undefined> {
+    if (this.#state !== "connected") return Promise.reject(unavailable("not connected"));
+    return new Promise((resolve, reject) => {
+      this.#requests.request({ type: "refresh", token }, "drop", {
+        reply: (reply) => resolve(reply.type === "refreshed" ? reply.exp : undefined),
+        error: reject,
+      });
     });
-  }
-
-  /** After a failed refresh, tries again halfway to the current token's expiry. */
-  #retryRefresh(): void {
-    const exp = this.#token ? tokenExpiry(this.#token) : undefined;
-    if (exp === undefined || this.#state !== "connected") return;
-    const left = exp * 1000 - Date.now();
-    if (left > 2_000) this.#setTimer("refresh", left / 2, () => void this.#refresh());
   }
 
   #setState(change: StateChange): void {
