@@ -1,0 +1,139 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Frame, TestClient, tokenFor } from "../support/client.ts";
+import { type NodeProcess, spawnNode } from "../support/node.ts";
+import { until } from "../support/wait.ts";
+
+const dirs: string[] = [];
+const nodes: NodeProcess[] = [];
+const clients: TestClient[] = [];
+
+afterAll(async () => {
+  for (const c of clients) c.close();
+  for (const n of nodes) await n.kill();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+async function start(opts: Parameters<typeof spawnNode>[0] = {}): Promise<NodeProcess> {
+  const node = await spawnNode(opts);
+  nodes.push(node);
+  return node;
+}
+
+function freshDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), "edgepush-history-e2e-"));
+  dirs.push(dir);
+  return dir;
+}
+
+async function connect(node: NodeProcess, user: string): Promise<TestClient> {
+  const c = await TestClient.connect(node.ws, user);
+  clients.push(c);
+  return c;
+}
+
+/** Resolves once the node reports every history row written (its /metrics). */
+async function historyWritten(node: NodeProcess, atLeast: number): Promise<void> {
+  const metric = (text: string, name: string) =>
+    Number(text.match(new RegExp(`^${name} (\\d+)`, "m"))?.[1] ?? Number.NaN);
+  await until(
+    async () => {
+      const text = await (await node.api("/metrics")).text();
+      return (
+        metric(text, "edgepush_history_pending") === 0 &&
+        metric(text, "edgepush_history_written_total") >= atLeast
+      );
+    },
+    { what: "history written" },
+  );
+}
+
+const messages = (c: TestClient, n: number) => c.take(n, (f) => f.type === "message");
+const dataOf = (frames: Frame[]) => frames.map((f) => [f.offset, f.data]);
+
+/**
+ * A subscriber reads offsets 1..5, goes away, 6..12 are published, the node restarts in the
+ * way `restart` says, and the subscriber comes back to the new process.
+ */
+async function recoverAcross(restart: (node: NodeProcess) => Promise<void>) {
+  const first = await start({ dir: freshDir() });
+  const room = "e2e:restart";
+  const publish = (node: NodeProcess, n: number) =>
+    node.api("/v1/publish", { body: { room, data: { n } } });
+
+  const reader = await connect(first, "reader");
+  const sub = await reader.request({ type: "subscribe", room });
+  for (let n = 1; n <= 5; n++) expect((await publish(first, n)).status).toBe(200);
+  const seen = await messages(reader, 5);
+  reader.close();
+  await reader.closed;
+  for (let n = 6; n <= 12; n++) expect((await publish(first, n)).status).toBe(200);
+
+  await restart(first);
+  const second = await start(first.again());
+  const back = await connect(second, "reader");
+  const since = { offset: (seen.at(-1) as Frame).offset, epoch: sub.epoch };
+  const r = await back.request({ type: "subscribe", room, since });
+  expect(r).toMatchObject({ type: "subscribed", offset: 12, epoch: sub.epoch, recovered: true });
+  const missed = await messages(back, 7);
+  expect(dataOf(missed)).toEqual(Array.from({ length: 7 }, (_, k) => [k + 6, { n: k + 6 }]));
+
+  expect((await publish(second, 13)).status).toBe(200);
+  const live = await back.next((f) => f.type === "message");
+  expect([live.offset, live.epoch, live.data]).toEqual([13, sub.epoch, { n: 13 }]);
+  expect(back.all((f) => f.type === "message")).toHaveLength(8);
+}
+
+describe("history across node restarts", () => {
+  test("after a graceful restart a client recovers exactly the messages it missed, in order", async () => {
+    await recoverAcross(async (node) => {
+      expect(await node.stop("SIGTERM")).toBe(0);
+    });
+  });
+
+  test("after kill -9 once the flush delay passed, a client recovers exactly what it missed", async () => {
+    await recoverAcross(async (node) => {
+      await historyWritten(node, 12);
+      await node.kill();
+    });
+  });
+
+  test("direct messages sent to an offline user arrive on connect through inbox recovery", async () => {
+    const first = await start({ dir: freshDir() });
+    const bob = await connect(first, "bob");
+    const inbox = bob.frames[0]?.inbox as { offset: number; epoch: string };
+    expect(inbox.offset).toBe(0);
+    bob.close();
+    await bob.closed;
+
+    const alice = await connect(first, "alice");
+    for (let n = 1; n <= 3; n++) {
+      const ack = await alice.request({ type: "send", to: "bob", data: { n } });
+      expect(ack).toMatchObject({ type: "ack", room: "@bob", offset: n, epoch: inbox.epoch });
+    }
+    const sent = await first.api("/v1/send", { body: { to: "bob", data: { n: 4 } } });
+    expect(sent.status).toBe(200);
+    await historyWritten(first, 4);
+    await first.kill();
+
+    const second = await start(first.again());
+    const back = await TestClient.open(second.ws);
+    clients.push(back);
+    const connected = await back.request({ type: "connect", token: await tokenFor("bob"), inbox });
+    expect(connected).toMatchObject({
+      type: "connected",
+      user: "bob",
+      recovered: true,
+      inbox: { offset: 4, epoch: inbox.epoch },
+    });
+    const dms = await messages(back, 4);
+    expect(dms.map((f) => [f.room, f.offset, f.from, f.data])).toEqual([
+      ["@bob", 1, "alice", { n: 1 }],
+      ["@bob", 2, "alice", { n: 2 }],
+      ["@bob", 3, "alice", { n: 3 }],
+      ["@bob", 4, undefined, { n: 4 }],
+    ]);
+  });
+});
