@@ -68,3 +68,15 @@ test("a remote store whose server does not answer fails to open with the connect
   });
   await expect(store.open()).rejects.toThrow();
 });
+
+test("every migration drizzle-kit generated is embedded, in its order", async () => {
+  const journal = (await Bun.file(
+    new URL("../../src/history/drizzle/meta/_journal.json", import.meta.url),
+  ).json()) as { entries: { idx: number; tag: string }[] };
+  const tags = journal.entries.sort((a, b) => a.idx - b.idx).map((e) => e.tag);
+  expect(MIGRATIONS.map((m) => m.name)).toEqual(tags);
+  for (const m of MIGRATIONS) {
+    const file = new URL(`../../src/history/drizzle/${m.name}.sql`, import.meta.url);
+    expect(m.sql).toBe(await Bun.file(file).text());
+  }
+});
