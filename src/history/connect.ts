@@ -5,6 +5,13 @@ import type { Config } from "../../config/schema.ts";
 
 type HistoryConfig = Config["history"];
 
+/**
+ * How long a local write waits for another connection's lock (two nodes on one file) before
+ * failing and being retried. The local driver is synchronous, so this also bounds how long
+ * a write can hold up the event loop.
+ */
+const BUSY_TIMEOUT_MS = 50;
+
 /** How the store reaches its database. */
 export type Mode = "file" | "remote" | "replica";
 
@@ -38,11 +45,12 @@ export async function openClient(config: HistoryConfig): Promise<Client> {
       syncUrl: config.syncUrl,
       authToken: config.authToken || undefined,
       syncInterval: config.syncIntervalSeconds > 0 ? config.syncIntervalSeconds : undefined,
+      timeout: BUSY_TIMEOUT_MS,
     });
     await client.sync();
     return client;
   }
-  const client = createClient({ url: config.url });
+  const client = createClient({ url: config.url, timeout: BUSY_TIMEOUT_MS });
   if (path) await client.execute("PRAGMA journal_mode = WAL");
   return client;
 }
