@@ -219,6 +219,7 @@ export class EdgepushClient extends Emitter<ClientEvents> {
 
   #sendSubscribe(sub: Subscription): void {
     const frame = sub.subscribeFrame();
+    const ws = this.#ws;
     this.#requests.request(frame, "drop", {
       reply: (reply) => {
         if (this.#subs.get(sub.room) === sub && reply.type === "subscribed") {
@@ -227,8 +228,12 @@ export class EdgepushClient extends Emitter<ClientEvents> {
       },
       error: (err) => {
         if (this.#subs.get(sub.room) !== sub) return;
-        // Lost with the connection: the next one resubscribes.
-        if (err.code === ErrorCode.unavailable) return;
+        if (err.code === ErrorCode.unavailable) {
+          // Lost with the connection, the next one resubscribes; unanswered on a live one,
+          // the connection is not healthy: replace it.
+          if (ws && this.#ws === ws) this.#abandon(ws, `no reply to subscribe ${sub.room}`);
+          return;
+        }
         if (err.code === ErrorCode.rateLimited) {
           setTimeout(() => this.#resubscribeIfCurrent(sub), RATE_LIMIT_RETRY_MS);
           return;
