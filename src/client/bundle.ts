@@ -1,12 +1,19 @@
 import { join } from "node:path";
 
-/** The browser build of the client SDK, made in memory for the server to serve at /client.js. */
+/** The browser build of the client SDK, for the server to serve at /client.js. */
+
+/**
+ * Set at compile time by the executable's build (`define`), which cannot read source files
+ * at run time; undefined when running from source.
+ */
+declare const EDGEPUSH_CLIENT_JS: string | undefined;
 
 const ENTRY = join(import.meta.dir, "index.ts");
 
 let cached: Promise<string> | undefined;
 
-async function build(): Promise<string> {
+/** Builds the client SDK into one minified ES module for browsers, in memory. */
+export async function buildClientBundle(): Promise<string> {
   const result = await Bun.build({
     entrypoints: [ENTRY],
     target: "browser",
@@ -20,16 +27,23 @@ async function build(): Promise<string> {
   return output.text();
 }
 
+function embedded(): string | undefined {
+  return typeof EDGEPUSH_CLIENT_JS === "string" ? EDGEPUSH_CLIENT_JS : undefined;
+}
+
 /**
- * The client SDK as one ES module for browsers, built with `Bun.build` on the first call and
- * cached; a failed build is not cached, so the next call tries again.
+ * The client SDK as one ES module for browsers: the copy embedded in a compiled executable,
+ * else built with `Bun.build` on the first call and cached (a failed build is not cached).
  *
  * @example
- * app.get("/client.js", async (c) => c.body(await clientBundle(), 200, { "content-type": "text/javascript" }));
+ * app.get("/client.js", async (c) =>
+ *   c.body(await clientBundle(), 200, { "content-type": "text/javascript" }));
  */
 export function clientBundle(): Promise<string> {
+  const text = embedded();
+  if (text !== undefined) return Promise.resolve(text);
   if (!cached) {
-    cached = build();
+    cached = buildClientBundle();
     cached.catch(() => {
       cached = undefined;
     });
