@@ -138,6 +138,7 @@ export class EdgepushClient extends Emitter<ClientEvents> {
       ws.close(1000);
     }
     this.#ws = null;
+    this.#requests.failAll(unavailable("the client was closed"));
     this.#offline();
     if (this.#state !== "disconnected") this.#stop(1000, "closed by the client");
   }
