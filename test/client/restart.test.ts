@@ -92,3 +92,27 @@ test("a drain (1012) reconnects at once and recovers what was published meanwhil
   expect(messages.map((m) => m.data)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   expect(await recovered).toMatchObject({ recovered: true, since: { offset: 5 } });
 });
+
+test("a node that goes silent is given up after ping + 10 s and reconnected to", async () => {
+  const node = await start({ config: "ws:\n  pingSeconds: 1\n" });
+  const { client } = clientFor(node.ws, "carol");
+  clients.push(client);
+  const got = collect(client.subscribe("silent"));
+  await client.connect();
+  await publish(node, "silent", 1);
+  await got.waitFor(1);
+
+  const dropped = stateWhere(client, (s) => s.state === "reconnecting");
+  node.proc.kill("SIGSTOP"); // the socket stays open, but nothing comes through
+  const stoppedAt = performance.now();
+  const change = await dropped;
+  const silentFor = performance.now() - stoppedAt;
+  node.proc.kill("SIGCONT");
+  expect(change.reason).toContain("no frame from the server");
+  expect(silentFor).toBeGreaterThan(10_000);
+  expect(silentFor).toBeLessThan(12_500);
+
+  await stateWhere(client, (s) => s.state === "connected");
+  await publish(node, "silent", 2);
+  expect((await got.waitFor(2)).map((m) => m.data)).toEqual([1, 2]);
+});
