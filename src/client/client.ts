@@ -261,7 +261,18 @@ export class EdgepushClient extends Emitter<ClientEvents> {
       return;
     }
     if (generation !== this.#generation) return;
-    const ws = new this.#WebSocket(this.#opts.url);
+    let ws: WebSocketLike;
+    try {
+      ws = new this.#WebSocket(this.#opts.url);
+    } catch (err) {
+      // An unusable URL will not get better by retrying.
+      this.emit(
+        "error",
+        new EdgepushError(ErrorCode.badRequest, `cannot open ${this.#opts.url}: ${err}`),
+      );
+      this.#stop(1006, "cannot open the WebSocket");
+      return;
+    }
     this.#ws = ws;
     const timeoutMs = this.#opts.connectTimeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#setTimer("handshake", timeoutMs, () => this.#abandon(ws, "no connected frame in time"));

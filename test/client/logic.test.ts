@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { backoffDelay, closeAction, reconnectDelay } from "../../src/client/backoff.ts";
+import { EdgepushClient } from "../../src/client/client.ts";
 import { Cursor } from "../../src/client/cursor.ts";
 import { refreshDelay, tokenExpiry } from "../../src/client/token.ts";
 import { tokenFor } from "../support/client.ts";
@@ -59,5 +60,17 @@ describe("deduplication", () => {
     const c = new Cursor({ offset: 10, epoch: "e1" });
     expect(c.accept(msg(1, "e2"))).toBe(true);
     expect(c.accept(msg(1, "e2"))).toBe(false);
+  });
+});
+
+describe("a URL that cannot be opened", () => {
+  test("stops the client with an error instead of retrying", async () => {
+    const client = new EdgepushClient({ url: "not a url", token: "t" });
+    const errors: string[] = [];
+    client.on("error", (e) => errors.push(e.code));
+    const err = await client.connect().catch((e: { code: string }) => e.code);
+    expect(err).toBe("unavailable");
+    expect(errors).toEqual(["bad_request"]);
+    expect(client.state).toBe("disconnected");
   });
 });
