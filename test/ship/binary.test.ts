@@ -9,17 +9,14 @@ const ROOT = resolve(import.meta.dir, "../..");
 const ROOM = "ship:binary";
 
 describe("the compiled binary", () => {
-  let buildDir: string;
-  let runDir: string;
-  let binary: string;
+  const buildDir = mkdtempSync(join(tmpdir(), "edgepush-build-"));
+  // An empty folder with only the executable: no node_modules, no sources, no config.
+  const runDir = mkdtempSync(join(tmpdir(), "edgepush-bin-"));
+  const binary = join(runDir, "edgepush");
   const started: NodeProcess[] = [];
 
   beforeAll(async () => {
-    buildDir = mkdtempSync(join(tmpdir(), "edgepush-build-"));
     await compile({ entry: join(ROOT, "src/cli.ts"), outfile: join(buildDir, "edgepush") });
-    // An empty folder with only the executable: no node_modules, no sources, no config.
-    runDir = mkdtempSync(join(tmpdir(), "edgepush-bin-"));
-    binary = join(runDir, "edgepush");
     copyFileSync(join(buildDir, "edgepush"), binary);
   }, 120_000);
 

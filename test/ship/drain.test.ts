@@ -10,9 +10,15 @@ const SUBSCRIBERS = 5;
 const ACKS_BEFORE_SIGTERM = 30;
 const DRAIN_TIMEOUT_SECONDS = 10;
 
+// The room keeps every message the test publishes, so the history read back is complete.
+const ROOM_CONFIG = `namespaces:
+  ship:
+    historySize: 100000
+    historyTtlSeconds: 0
+`;
 // Closing one socket per batch, a quarter second apart, keeps the node draining for over a
 // second: long enough to ask it for readiness and a new connection while it drains.
-const DRAIN_CONFIG = `drain:
+const DRAIN_CONFIG = `${ROOM_CONFIG}drain:
   batchSize: 1
   batchIntervalMs: 250
   timeoutSeconds: ${DRAIN_TIMEOUT_SECONDS}
@@ -57,7 +63,7 @@ describe("draining a node on SIGTERM", () => {
   test("loses no acknowledged message, and its clients recover on another node", async () => {
     // Two nodes on one history database, as machines share Turso: `a` drains, `b` takes over.
     const a = await spawnNode({ dir, config: DRAIN_CONFIG });
-    const b = await spawnNode({ dir });
+    const b = await spawnNode({ dir, config: ROOM_CONFIG });
     nodes.push(a, b);
 
     const subscribers: TestClient[] = [];
