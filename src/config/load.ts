@@ -38,6 +38,7 @@ const envKeys: [string, string, (v: string) => unknown][] = [
   ["FLY_MACHINE_ID", "node.id", String],
   ["FLY_REGION", "node.region", String],
   ["EDGEPUSH_LOG_LEVEL", "log.level", String],
+  ["EDGEPUSH_LOG_FORMAT", "log.format", String],
   ["EDGEPUSH_MODE", "server.mode", String],
 ];
 

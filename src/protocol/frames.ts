@@ -24,7 +24,8 @@ export interface Message {
 export interface ConnectFrame {
   type: "connect";
   id?: number;
-  token: string;
+  /** Required unless the server accepts anonymous connections. */
+  token?: string;
   inbox?: Position;
 }
 export interface SubscribeFrame {

@@ -80,7 +80,12 @@ function requireData(f: Fields): unknown {
 function build(type: string, f: Fields, id: number | undefined): ClientFrame {
   switch (type) {
     case "connect":
-      return { type, id, token: str(f, "token"), inbox: optPosition(f, "inbox") };
+      return {
+        type,
+        id,
+        token: f.token === undefined ? undefined : str(f, "token"),
+        inbox: optPosition(f, "inbox"),
+      };
     case "subscribe":
       return {
         type,

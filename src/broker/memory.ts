@@ -1,0 +1,141 @@
+import type { HistoryStore } from "../history/types.ts";
+import type { Message, Position } from "../protocol/frames.ts";
+import { pageOf } from "./page.ts";
+import type {
+  Broker,
+  BrokerContext,
+  NodeInfo,
+  Page,
+  PresenceEvent,
+  PublishInput,
+} from "./types.ts";
+
+/**
+ * The single-node broker: offsets come from a counter per room seeded from the history
+ * store, and every cluster-wide question is answered from this node's own connections.
+ */
+export class MemoryBroker implements Broker {
+  readonly kind = "memory" as const;
+  #ctx?: BrokerContext;
+  readonly #positions = new Map<string, Position>();
+  readonly #loading = new Map<string, Promise<Position>>();
+
+  async start(ctx: BrokerContext): Promise<void> {
+    this.#ctx = ctx;
+  }
+
+  async close(): Promise<void> {}
+
+  up(): boolean {
+    return true;
+  }
+
+  publish(input: PublishInput): Promise<Message> {
+    const known = this.#positions.get(input.room);
+    if (known) return Promise.resolve(this.#assign(known, input));
+    return this.#load(input.room).then((pos) => this.#assign(pos, input));
+  }
+
+  position(room: string): Promise<Position> {
+    const known = this.#positions.get(room);
+    if (known) return Promise.resolve({ offset: known.offset, epoch: known.epoch });
+    return this.#load(room).then((p) => ({ offset: p.offset, epoch: p.epoch }));
+  }
+
+  /** The node's memory window is this broker's only hot history. */
+  async recent(): Promise<Message[] | undefined> {
+    return undefined;
+  }
+
+  async join(room: string, user: string): Promise<void> {
+    this.#presence({ type: "join", room, user });
+  }
+
+  async leave(room: string, user: string): Promise<void> {
+    this.#presence({ type: "leave", room, user });
+  }
+
+  async presence(room: string): Promise<string[]> {
+    return this.#context().local.presence(room).sort();
+  }
+
+  async users(
+    limit: number,
+    cursor?: string,
+  ): Promise<Page<{ user: string; connections: number }>> {
+    const entries = [...this.#context().local.users().entries()];
+    return pageOf(entries, limit, cursor, (user, connections) => ({ user, connections }));
+  }
+
+  async user(user: string): Promise<{ user: string; online: boolean; connections: number }> {
+    const connections = this.#context().local.users().get(user) ?? 0;
+    return { user, online: connections > 0, connections };
+  }
+
+  async rooms(
+    limit: number,
+    cursor?: string,
+  ): Promise<Page<{ room: string; subscribers: number }>> {
+    const entries = [...this.#context().local.rooms().entries()];
+    return pageOf(entries, limit, cursor, (room, subscribers) => ({ room, subscribers }));
+  }
+
+  async nodes(): Promise<NodeInfo[]> {
+    const ctx = this.#context();
+    return [
+      {
+        node: ctx.node,
+        region: ctx.region,
+        connections: ctx.local.connections(),
+        startedAt: ctx.startedAt,
+      },
+    ];
+  }
+
+  async disconnect(user: string, code: number, reason: string): Promise<number> {
+    return this.#context().local.disconnect(user, code, reason);
+  }
+
+  #assign(pos: Position, input: PublishInput): Message {
+    pos.offset += 1;
+    const message: Message = {
+      room: input.room,
+      offset: pos.offset,
+      epoch: pos.epoch,
+      data: input.data,
+      ts: Date.now(),
+    };
+    if (input.from !== undefined) message.from = input.from;
+    return message;
+  }
+
+  #load(room: string): Promise<Position> {
+    let loading = this.#loading.get(room);
+    if (!loading) {
+      loading = this.#store()
+        .room(room)
+        .then((stored) => {
+          const pos = this.#positions.get(room) ?? { offset: stored.offset, epoch: stored.epoch };
+          this.#positions.set(room, pos);
+          this.#loading.delete(room);
+          return pos;
+        });
+      loading.catch(() => this.#loading.delete(room));
+      this.#loading.set(room, loading);
+    }
+    return loading;
+  }
+
+  #presence(event: PresenceEvent): void {
+    this.#context().sink.presence(event);
+  }
+
+  #store(): HistoryStore {
+    return this.#context().store;
+  }
+
+  #context(): BrokerContext {
+    if (!this.#ctx) throw new Error("memory broker used before start()");
+    return this.#ctx;
+  }
+}

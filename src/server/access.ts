@@ -1,0 +1,54 @@
+import { EdgepushError, ErrorCode } from "../protocol/codes.ts";
+import {
+  BROADCAST_ROOM,
+  inboxOf,
+  isRoomName,
+  isSystemRoom,
+  type Namespaces,
+} from "../rooms/names.ts";
+import type { Connection } from "./connection.ts";
+
+/** Longest user id accepted as the target of a direct message. */
+const MAX_USER = 256;
+
+function roomName(room: string): void {
+  if (isSystemRoom(room))
+    throw new EdgepushError(ErrorCode.forbidden, `"${room}" is a system room`);
+  if (!isRoomName(room)) {
+    throw new EdgepushError(ErrorCode.badRequest, `invalid room name "${room.slice(0, 140)}"`);
+  }
+}
+
+function tokenRooms(ns: Namespaces, conn: Connection, room: string): void {
+  if (ns.of(room).subscribe === "token" && !conn.identity?.rooms(room)) {
+    throw new EdgepushError(ErrorCode.forbidden, `the token does not grant room "${room}"`);
+  }
+}
+
+/** Throws unless `conn` may subscribe to `room` (also used for presence queries). */
+export function checkSubscribe(ns: Namespaces, conn: Connection, room: string): void {
+  roomName(room);
+  tokenRooms(ns, conn, room);
+}
+
+/** Throws unless `conn` may publish in `room`. */
+export function checkPublish(ns: Namespaces, conn: Connection, room: string): void {
+  roomName(room);
+  if (ns.of(room).publish === "server") {
+    throw new EdgepushError(ErrorCode.forbidden, `only the server API publishes in "${room}"`);
+  }
+  tokenRooms(ns, conn, room);
+}
+
+/** Throws unless `conn` may read the history of `room`: its own inbox, broadcast, or a room it may subscribe to. */
+export function checkHistory(ns: Namespaces, conn: Connection, room: string): void {
+  if (room === BROADCAST_ROOM || room === inboxOf(conn.user)) return;
+  checkSubscribe(ns, conn, room);
+}
+
+/** Throws unless `user` is a plausible direct-message target. */
+export function checkUser(user: string): void {
+  if (user.length > MAX_USER || [...user].some((ch) => ch.charCodeAt(0) < 0x20)) {
+    throw new EdgepushError(ErrorCode.badRequest, "invalid user id");
+  }
+}

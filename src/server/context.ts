@@ -1,0 +1,33 @@
+import type { Server } from "bun";
+import type { Config } from "../../config/schema.ts";
+import type { TokenVerifier } from "../auth/jwt.ts";
+import type { Broker } from "../broker/types.ts";
+import type { HistoryStore } from "../history/types.ts";
+import type { Logger } from "../log.ts";
+import type { Namespaces } from "../rooms/names.ts";
+import type { Connection } from "./connection.ts";
+import type { Delivery } from "./delivery.ts";
+import type { Metrics } from "./metrics.ts";
+import type { HistoryReader } from "./reader.ts";
+import type { Registry } from "./registry.ts";
+
+/** Everything the parts of a running node share. */
+export interface NodeContext {
+  config: Config;
+  node: string;
+  region: string;
+  startedAt: string;
+  log: Logger;
+  metrics: Metrics;
+  namespaces: Namespaces;
+  verifier: TokenVerifier;
+  broker: Broker;
+  store: HistoryStore;
+  registry: Registry;
+  delivery: Delivery;
+  reader: HistoryReader;
+  /** Set once Bun.serve is listening. */
+  server?: Server<Connection>;
+  /** True from SIGTERM/SIGINT on: the node refuses new connections and reports not ready. */
+  draining: boolean;
+}

@@ -1,0 +1,152 @@
+import type { Server } from "bun";
+import type { Broker, PresenceEvent } from "../broker/types.ts";
+import type { HistoryStore } from "../history/types.ts";
+import type { MemoryWindow } from "../history/window.ts";
+import type { Logger } from "../log.ts";
+import type { Message } from "../protocol/frames.ts";
+import { messageFrame } from "../protocol/serialize.ts";
+import { type Connection, presenceTopic } from "./connection.ts";
+import type { Metrics } from "./metrics.ts";
+import type { Registry } from "./registry.ts";
+
+/**
+ * Hands messages to local subscribers through Bun topics, in offset order per room, once
+ * each. A message that follows a gap waits while the gap is filled from the broker's hot
+ * history or the store. Connections replaying history for a room hold live messages until
+ * their replay is sent.
+ */
+export class Delivery {
+  #server?: Server<Connection>;
+  readonly #holds = new Map<string, Set<Connection>>();
+  /** Rooms filling a gap, with the messages that arrived meanwhile. */
+  readonly #filling = new Map<string, Message[]>();
+  gapsFilled = 0;
+  gapsLost = 0;
+  /** Called when a publish met backpressure on some subscriber (the node sweeps for slow consumers). */
+  onBackpressure: () => void = () => {};
+
+  constructor(
+    private readonly deps: {
+      window: MemoryWindow;
+      broker: Broker;
+      store: HistoryStore;
+      registry: Registry;
+      metrics: Metrics;
+      log: Logger;
+    },
+  ) {}
+
+  attach(server: Server<Connection>): void {
+    this.#server = server;
+  }
+
+  /** Delivers a message assigned on any node, keeping per-room order. */
+  deliver(message: Message): void {
+    const waiting = this.#filling.get(message.room);
+    if (waiting) {
+      waiting.push(message);
+      return;
+    }
+    const last = this.deps.window.last(message.room);
+    if (last && last.epoch === message.epoch) {
+      if (message.offset <= last.offset) return;
+      if (message.offset > last.offset + 1) {
+        this.#fill(message.room, last.offset, message);
+        return;
+      }
+    }
+    this.#emit(message);
+  }
+
+  /** Starts holding live messages of `room` for a connection that is replaying history. */
+  hold(room: string, conn: Connection): void {
+    conn.holds.set(room, []);
+    let set = this.#holds.get(room);
+    if (!set) {
+      set = new Set();
+      this.#holds.set(room, set);
+    }
+    set.add(conn);
+  }
+
+  /** Stops holding and returns what was held, in order. */
+  release(room: string, conn: Connection): Message[] {
+    const held = conn.holds.get(room) ?? [];
+    conn.holds.delete(room);
+    const set = this.#holds.get(room);
+    set?.delete(conn);
+    if (set?.size === 0) this.#holds.delete(room);
+    return held;
+  }
+
+  /** Sends a join or leave to the room's presence subscribers, never to the user's own. */
+  presence(event: PresenceEvent): void {
+    const server = this.#server;
+    if (!server) return;
+    const topic = presenceTopic(event.room);
+    const own = [...this.deps.registry.socketsOf(event.user)].filter(
+      (ws) => ws.data.rooms.get(event.room)?.presence && ws.isSubscribed(topic),
+    );
+    for (const ws of own) ws.unsubscribe(topic);
+    const n = server.subscriberCount(topic);
+    if (n > 0) {
+      server.publish(topic, JSON.stringify(event));
+      this.deps.metrics.framesOut += n;
+    }
+    for (const ws of own) ws.subscribe(topic);
+  }
+
+  #emit(message: Message): void {
+    this.deps.window.add(message);
+    const server = this.#server;
+    if (server) {
+      const n = server.subscriberCount(message.room);
+      if (n > 0) {
+        if (server.publish(message.room, messageFrame(message)) === -1) this.onBackpressure();
+        this.deps.metrics.framesOut += n;
+      }
+    }
+    const holders = this.#holds.get(message.room);
+    if (holders) for (const conn of holders) conn.holds.get(message.room)?.push(message);
+  }
+
+  #fill(room: string, after: number, next: Message): void {
+    const waiting = [next];
+    this.#filling.set(room, waiting);
+    this.#missing(room, after, next.offset - 1)
+      .then((found) => {
+        const complete = found.length === next.offset - 1 - after;
+        if (complete) this.gapsFilled++;
+        else {
+          this.gapsLost++;
+          this.deps.log.warn("gap not filled", {
+            room,
+            after,
+            next: next.offset,
+            found: found.length,
+          });
+        }
+        for (const m of found) this.#emit(m);
+      })
+      .catch((err: unknown) => {
+        this.gapsLost++;
+        this.deps.log.error("gap fill failed", { room, error: String(err) });
+      })
+      .finally(() => {
+        this.#filling.delete(room);
+        const last = this.deps.window.last(room);
+        for (const m of waiting.sort((a, b) => a.offset - b.offset)) {
+          if (last && m.offset <= last.offset && m.epoch === last.epoch) continue;
+          this.deliver(m);
+        }
+      });
+  }
+
+  async #missing(room: string, after: number, upto: number): Promise<Message[]> {
+    const hot = await this.deps.broker.recent(room, after, upto - after);
+    const fromHot = hot?.filter((m) => m.offset <= upto) ?? [];
+    if (fromHot[0]?.offset === after + 1 && fromHot.length === upto - after) return fromHot;
+    const stored = await this.deps.store.read(room, { since: after, limit: upto - after });
+    return stored.filter((m) => m.offset <= upto);
+  }
+}

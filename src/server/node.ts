@@ -1,0 +1,233 @@
+import type { Server } from "bun";
+import type { Config } from "../../config/schema.ts";
+import { createVerifier, type TokenVerifier } from "../auth/jwt.ts";
+import { createBroker } from "../broker/index.ts";
+import type { Broker } from "../broker/types.ts";
+import { createHistoryStore } from "../history/index.ts";
+import type { HistoryStore } from "../history/types.ts";
+import { MemoryWindow } from "../history/window.ts";
+import type { Logger } from "../log.ts";
+import { CloseCode } from "../protocol/codes.ts";
+import { Namespaces } from "../rooms/names.ts";
+import { type Connection, PING_TOPIC } from "./connection.ts";
+import type { NodeContext } from "./context.ts";
+import { Delivery } from "./delivery.ts";
+import { createHttpApp } from "./http/app.ts";
+import { Metrics } from "./metrics.ts";
+import { HistoryReader } from "./reader.ts";
+import { Registry } from "./registry.ts";
+import { closeSocket } from "./send.ts";
+import { sweepSlowConsumers, upgrade, websocketHandlers } from "./ws.ts";
+
+/** Rooms whose newest messages stay in the memory window. */
+const WINDOW_ROOMS = 10_000;
+
+/** A running node. */
+export interface EdgeNode {
+  readonly ctx: NodeContext;
+  readonly port: number;
+  /** Graceful drain: stop accepting, close sockets with 1012 in batches, flush history. */
+  drain(): Promise<void>;
+}
+
+export interface StartOptions {
+  config: Config;
+  log: Logger;
+  /** Replaces the broker named by the config (tests, embedding). */
+  broker?: Broker;
+  /** Replaces the history store named by the config. */
+  store?: HistoryStore;
+}
+
+/** Whether the config names any key a client token could be verified with. */
+function hasTokenKey(auth: Config["auth"]): boolean {
+  return Boolean(auth.secret || auth.publicKey || auth.jwksUrl);
+}
+
+/** Refuses every token: the embedded default before a secret or key is configured. */
+const refuseAll: TokenVerifier = {
+  verify: async () => ({ ok: false, expired: false, reason: "no JWT secret or key configured" }),
+};
+
+async function buildContext(opts: StartOptions): Promise<NodeContext> {
+  const { config, log } = opts;
+  const namespaces = new Namespaces(config.namespaces);
+  const metrics = new Metrics();
+  const registry = new Registry();
+  const store =
+    opts.store ??
+    createHistoryStore({
+      config: config.history,
+      log: log.child({ part: "history" }),
+      retentionOf: (room: string) => {
+        const ns = namespaces.of(room);
+        return { size: ns.historySize, ttlSeconds: ns.historyTtlSeconds };
+      },
+    });
+  const broker = opts.broker ?? (await createBroker(config));
+  const window = new MemoryWindow({
+    maxRooms: WINDOW_ROOMS,
+    capacityOf: (room) => Math.min(config.history.memoryWindow, namespaces.of(room).historySize),
+  });
+  const delivery = new Delivery({ window, broker, store, registry, metrics, log });
+  const reader = new HistoryReader({ window, broker, store, namespaces });
+  return {
+    config,
+    node: config.node.id,
+    region: config.node.region,
+    startedAt: new Date().toISOString(),
+    log,
+    metrics,
+    namespaces,
+    verifier: hasTokenKey(config.auth) ? createVerifier(config.auth) : refuseAll,
+    broker,
+    store,
+    registry,
+    delivery,
+    reader,
+    draining: false,
+  };
+}
+
+function registerGauges(ctx: NodeContext): void {
+  const m = ctx.metrics;
+  m.gauge("edgepush_connections", "Open connections on this node.", () =>
+    ctx.registry.connections(),
+  );
+  m.gauge("edgepush_rooms", "Rooms with subscribers on this node.", () => ctx.registry.roomCount());
+  m.gauge("edgepush_broker_up", "1 while the broker is reachable.", () =>
+    ctx.broker.up() ? 1 : 0,
+  );
+  m.gauge("edgepush_history_pending", "Messages waiting to be written.", () => ctx.store.pending());
+  const stats = () => ctx.store.stats();
+  m.counter(
+    "edgepush_history_written_total",
+    "Messages written to history.",
+    () => stats().written,
+  );
+  m.counter("edgepush_history_failures_total", "Failed history writes.", () => stats().failures);
+  m.counter(
+    "edgepush_gaps_filled_total",
+    "Offset gaps filled from hot history.",
+    () => ctx.delivery.gapsFilled,
+  );
+  m.counter(
+    "edgepush_gaps_lost_total",
+    "Offset gaps that could not be filled.",
+    () => ctx.delivery.gapsLost,
+  );
+}
+
+async function drainSockets(ctx: NodeContext): Promise<void> {
+  const { batchSize, batchIntervalMs, timeoutSeconds } = ctx.config.drain;
+  const deadline = Date.now() + timeoutSeconds * 1000;
+  let closed = 0;
+  while (ctx.registry.connections() > 0 && Date.now() < deadline) {
+    const batch = [...ctx.registry.sockets()].slice(0, batchSize);
+    for (const ws of batch) {
+      closeSocket(ws, ctx.metrics, CloseCode.restarting);
+      ctx.registry.remove(ws);
+    }
+    closed += batch.length;
+    if (ctx.registry.connections() > 0) await Bun.sleep(batchIntervalMs);
+  }
+  ctx.log.info("drain closed sockets", { closed });
+}
+
+/**
+ * Starts a node: opens the history store, starts the broker, and listens for WebSocket and
+ * HTTP traffic on one port.
+ *
+ * @example
+ * const node = await startNode({ config: loadConfig(), log });
+ * process.on("SIGTERM", () => node.drain().then(() => process.exit(0)));
+ */
+export async function startNode(opts: StartOptions): Promise<EdgeNode> {
+  const ctx = await buildContext(opts);
+  const { config, log } = ctx;
+  if (!hasTokenKey(config.auth)) {
+    log.warn("no JWT secret or key configured: every client token is refused", {
+      fix: "set EDGEPUSH_JWT_SECRET or auth.secret / auth.publicKey / auth.jwksUrl",
+    });
+  }
+  if (config.auth.apiKeys.length === 0) {
+    log.warn("no API key configured: the HTTP API answers 401", { fix: "set EDGEPUSH_API_KEY" });
+  }
+  await ctx.store.open();
+  await ctx.broker.start({
+    config,
+    node: ctx.node,
+    region: ctx.region,
+    startedAt: ctx.startedAt,
+    store: ctx.store,
+    local: ctx.registry,
+    log: log.child({ part: "broker" }),
+    sink: {
+      message: (m) => ctx.delivery.deliver(m),
+      presence: (e) => ctx.delivery.presence(e),
+      status: (up) => log.info(up ? "broker up" : "broker down", { broker: ctx.broker.kind }),
+    },
+  });
+  registerGauges(ctx);
+  const app = createHttpApp(ctx);
+  const wsPath = config.ws.path;
+  const server: Server<Connection> = Bun.serve<Connection>({
+    hostname: config.server.host,
+    port: config.server.port,
+    fetch(req, srv) {
+      const url = new URL(req.url);
+      if (url.pathname === wsPath && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
+        return upgrade(ctx, req, srv.requestIP(req)?.address);
+      }
+      return app.fetch(req);
+    },
+    websocket: websocketHandlers(ctx),
+  });
+  ctx.server = server;
+  ctx.delivery.attach(server);
+  let sweepQueued = false;
+  ctx.delivery.onBackpressure = () => {
+    if (sweepQueued) return;
+    sweepQueued = true;
+    setImmediate(() => {
+      sweepQueued = false;
+      sweepSlowConsumers(ctx);
+    });
+  };
+
+  const ping = JSON.stringify({ type: "ping" });
+  const timers = [
+    setInterval(() => {
+      if (server.publish(PING_TOPIC, ping) === -1) ctx.delivery.onBackpressure();
+    }, config.ws.pingSeconds * 1000),
+    setInterval(() => sweepSlowConsumers(ctx), 1000),
+  ];
+  log.info("listening", {
+    port: server.port,
+    node: ctx.node,
+    region: ctx.region,
+    broker: ctx.broker.kind,
+    history: config.history.url.replace(/\/\/[^@/]*@/, "//***@"),
+    mode: config.server.mode,
+    ws: wsPath,
+  });
+
+  let draining: Promise<void> | undefined;
+  return {
+    ctx,
+    port: server.port ?? config.server.port,
+    drain() {
+      draining ??= (async () => {
+        ctx.draining = true;
+        log.info("draining", { connections: ctx.registry.connections() });
+        for (const t of timers) clearInterval(t);
+        await drainSockets(ctx);
+        await server.stop(true);
+        await ctx.broker.close();
+        await ctx.store.close();
+        log.info("drained", { pending: ctx.store.pending() });
+      })();
+      return draining;
+    },
+  };
+}

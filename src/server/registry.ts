@@ -1,0 +1,107 @@
+import type { LocalView } from "../broker/types.ts";
+import type { Socket } from "./connection.ts";
+
+/**
+ * This node's open connections: by user, and per room the users with their connection
+ * counts. It answers the broker's questions about the node (`LocalView`).
+ */
+export class Registry implements LocalView {
+  readonly #byUser = new Map<string, Set<Socket>>();
+  /** room → user → connections of that user subscribed to the room. */
+  readonly #rooms = new Map<string, Map<string, number>>();
+  #count = 0;
+
+  /** Adds an authenticated connection; true when it is the user's first on this node. */
+  add(ws: Socket): boolean {
+    this.#count++;
+    let set = this.#byUser.get(ws.data.user);
+    const first = !set;
+    if (!set) {
+      set = new Set();
+      this.#byUser.set(ws.data.user, set);
+    }
+    set.add(ws);
+    return first;
+  }
+
+  /** Removes a connection; true when it was the user's last on this node. */
+  remove(ws: Socket): boolean {
+    const set = this.#byUser.get(ws.data.user);
+    if (!set?.delete(ws)) return false;
+    this.#count--;
+    if (set.size > 0) return false;
+    this.#byUser.delete(ws.data.user);
+    return true;
+  }
+
+  /** Records that `user` has one more connection in `room`; true when it is the first. */
+  enter(room: string, user: string): boolean {
+    let users = this.#rooms.get(room);
+    if (!users) {
+      users = new Map();
+      this.#rooms.set(room, users);
+    }
+    const n = (users.get(user) ?? 0) + 1;
+    users.set(user, n);
+    return n === 1;
+  }
+
+  /** Records that `user` has one connection fewer in `room`; true when it was the last. */
+  exit(room: string, user: string): boolean {
+    const users = this.#rooms.get(room);
+    const n = users?.get(user);
+    if (!users || n === undefined) return false;
+    if (n > 1) {
+      users.set(user, n - 1);
+      return false;
+    }
+    users.delete(user);
+    if (users.size === 0) this.#rooms.delete(room);
+    return true;
+  }
+
+  /** The connections of `user` on this node. */
+  socketsOf(user: string): ReadonlySet<Socket> {
+    return this.#byUser.get(user) ?? new Set();
+  }
+
+  /** Every open connection, for drain and sweeps. */
+  *sockets(): IterableIterator<Socket> {
+    for (const set of this.#byUser.values()) yield* set;
+  }
+
+  users(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [user, set] of this.#byUser) out.set(user, set.size);
+    return out;
+  }
+
+  rooms(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [room, users] of this.#rooms) {
+      let n = 0;
+      for (const c of users.values()) n += c;
+      out.set(room, n);
+    }
+    return out;
+  }
+
+  /** Rooms with at least one subscribed connection on this node. */
+  roomCount(): number {
+    return this.#rooms.size;
+  }
+
+  presence(room: string): string[] {
+    return [...(this.#rooms.get(room)?.keys() ?? [])];
+  }
+
+  connections(): number {
+    return this.#count;
+  }
+
+  disconnect(user: string, code: number, reason: string): number {
+    const set = [...(this.#byUser.get(user) ?? [])];
+    for (const ws of set) ws.close(code, reason);
+    return set.length;
+  }
+}

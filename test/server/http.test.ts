@@ -1,0 +1,164 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { type Frame, TestClient } from "../support/client.ts";
+import { type NodeProcess, spawnNode } from "../support/node.ts";
+
+let node: NodeProcess;
+
+beforeAll(async () => {
+  node = await spawnNode({ config: "limits:\n  maxFrameBytes: 2048\n" });
+});
+afterAll(() => node.kill());
+
+async function json(res: Response): Promise<Frame> {
+  return (await res.json()) as Frame;
+}
+
+describe("HTTP API", () => {
+  test("publish, send and broadcast answer with room, offset and epoch", async () => {
+    const p = await json(
+      await node.api("/v1/publish", { body: { room: "api:r", data: { n: 1 } } }),
+    );
+    expect(p).toEqual({ room: "api:r", offset: 1, epoch: expect.any(String) });
+    const s = await json(await node.api("/v1/send", { body: { to: "bob", data: "hi" } }));
+    expect(s).toMatchObject({ room: "@bob", offset: 1 });
+    const b = await json(await node.api("/v1/broadcast", { body: { data: "all" } }));
+    expect(b).toMatchObject({ room: "$broadcast", offset: expect.any(Number) });
+  });
+
+  test("every call but health, readiness and metrics needs the API key", async () => {
+    const res = await node.api("/v1/users", { key: null });
+    expect(res.status).toBe(401);
+    expect(await json(res)).toEqual({
+      error: { code: "unauthorized", message: expect.any(String) },
+    });
+    expect((await node.api("/v1/users", { key: "wrong-key-wrong-key-wrong" })).status).toBe(401);
+    for (const open of ["/v1/health", "/v1/ready", "/metrics"]) {
+      expect((await node.api(open, { key: null })).status).toBe(200);
+    }
+  });
+
+  test("bad bodies are 400 with a message naming the problem", async () => {
+    const cases: unknown[] = [
+      "{nope",
+      { room: "r" },
+      { room: 5, data: 1 },
+      { room: "bad room", data: 1 },
+      { room: "@bob", data: 1 },
+    ];
+    for (const body of cases) {
+      const res = await node.api("/v1/publish", { body });
+      expect(res.status).toBe(400);
+      expect((await json(res)).error.code).toBe("bad_request");
+    }
+  });
+
+  test("a body over maxFrameBytes is 413", async () => {
+    const res = await node.api("/v1/publish", { body: { room: "r", data: "x".repeat(3000) } });
+    expect(res.status).toBe(413);
+    expect((await json(res)).error.code).toBe("too_large");
+  });
+
+  test("an unknown route is 404 with an error body", async () => {
+    const res = await node.api("/v1/nothing");
+    expect(res.status).toBe(404);
+    expect((await json(res)).error.code).toBe("not_found");
+  });
+
+  test("users, rooms, presence and nodes describe the connected clients", async () => {
+    const a = await TestClient.connect(node.ws, "h-alice");
+    const a2 = await TestClient.connect(node.ws, "h-alice");
+    const b = await TestClient.connect(node.ws, "h-bob");
+    await a.request({ type: "subscribe", room: "h:room" });
+    await b.request({ type: "subscribe", room: "h:room" });
+
+    expect(await json(await node.api("/v1/users/h-alice"))).toEqual({
+      user: "h-alice",
+      online: true,
+      connections: 2,
+    });
+    expect(await json(await node.api("/v1/users/nobody"))).toEqual({
+      user: "nobody",
+      online: false,
+      connections: 0,
+    });
+    const users = await json(await node.api("/v1/users?limit=1000"));
+    expect(users.users).toContainEqual({ user: "h-bob", connections: 1 });
+    const rooms = await json(await node.api("/v1/rooms"));
+    expect(rooms.rooms).toContainEqual({ room: "h:room", subscribers: 2 });
+    const presence = await json(
+      await node.api(`/v1/rooms/${encodeURIComponent("h:room")}/presence`),
+    );
+    expect(presence).toEqual({ room: "h:room", users: ["h-alice", "h-bob"] });
+    const nodes = await json(await node.api("/v1/nodes"));
+    expect(nodes.nodes).toHaveLength(1);
+    expect(nodes.nodes[0]).toMatchObject({
+      region: "local",
+      connections: expect.any(Number),
+      startedAt: expect.any(String),
+    });
+    for (const c of [a, a2, b]) c.close();
+  });
+
+  test("listings page with limit and cursor", async () => {
+    const clients = await Promise.all(
+      ["pg-a", "pg-b", "pg-c"].map((u) => TestClient.connect(node.ws, u)),
+    );
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await json(
+        await node.api(`/v1/users?limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`),
+      );
+      seen.push(...page.users.map((u: Frame) => u.user));
+      cursor = page.cursor;
+    } while (cursor);
+    expect(seen.filter((u) => u.startsWith("pg-"))).toEqual(["pg-a", "pg-b", "pg-c"]);
+    for (const c of clients) c.close();
+  });
+
+  test("disconnect closes every connection of the user with 4003", async () => {
+    const a = await TestClient.connect(node.ws, "d-alice");
+    const a2 = await TestClient.connect(node.ws, "d-alice");
+    const res = await json(
+      await node.api("/v1/users/d-alice/disconnect", { method: "POST", body: {} }),
+    );
+    expect(res).toEqual({ disconnected: 2 });
+    expect((await a.closed).code).toBe(4003);
+    expect((await a2.closed).code).toBe(4003);
+  });
+
+  test("history pages like the history frame", async () => {
+    for (let i = 1; i <= 4; i++)
+      await node.api("/v1/publish", { body: { room: "h:hist", data: i } });
+    const h = await json(
+      await node.api(`/v1/rooms/${encodeURIComponent("h:hist")}/history?since=1&limit=2`),
+    );
+    expect(h.messages.map((m: Frame) => m.data)).toEqual([2, 3]);
+    const bad = await node.api("/v1/rooms/h:hist/history?since=x");
+    expect(bad.status).toBe(400);
+  });
+
+  test("health, readiness, metrics and the OpenAPI document", async () => {
+    expect(await json(await node.api("/v1/health"))).toMatchObject({
+      status: "ok",
+      region: "local",
+    });
+    expect((await node.api("/v1/ready")).status).toBe(200);
+    const metrics = await (await node.api("/metrics")).text();
+    for (const name of [
+      "edgepush_connections",
+      "edgepush_rooms",
+      "edgepush_frames_in_total",
+      "edgepush_frames_out_total",
+      "edgepush_publishes_total",
+      "edgepush_errors_total",
+      "edgepush_closes_total",
+    ]) {
+      expect(metrics).toContain(`# TYPE ${name} `);
+    }
+    const doc = await json(await node.api("/v1/openapi.json"));
+    expect(doc.openapi).toBe("3.1.0");
+    expect(Object.keys(doc.paths)).toContain("/v1/publish");
+    expect(Object.keys(doc.paths)).toContain("/v1/rooms/{room}/history");
+  });
+});
