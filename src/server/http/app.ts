@@ -2,6 +2,8 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { checkApiKey } from "../../auth/apikeys.ts";
 import { mintToken } from "../../auth/mint.ts";
+import { clientBundle } from "../../client/bundle.ts";
+import { demoPage } from "../../demo/index.ts";
 import { EdgepushError, ErrorCode, httpStatusOf } from "../../protocol/codes.ts";
 import { historyItem } from "../../protocol/serialize.ts";
 import { BROADCAST_ROOM, inboxOf, isRoomName, isSystemRoom } from "../../rooms/names.ts";
@@ -184,6 +186,17 @@ function operations(app: App, ctx: NodeContext): void {
   });
 }
 
+function pages(app: App, ctx: NodeContext): void {
+  if (!ctx.config.server.demo) return;
+  app.get("/", (c) => c.html(demoPage()));
+  app.get("/client.js", async (c) =>
+    c.body(await clientBundle(), 200, {
+      "content-type": "text/javascript; charset=utf-8",
+      "cache-control": "public, max-age=300",
+    }),
+  );
+}
+
 /** The node's HTTP API: messaging, listings, health, readiness, metrics and the OpenAPI document. */
 export function createHttpApp(ctx: NodeContext): App {
   const app = new OpenAPIHono({
@@ -198,5 +211,6 @@ export function createHttpApp(ctx: NodeContext): App {
   messaging(app, ctx);
   listings(app, ctx);
   operations(app, ctx);
+  pages(app, ctx);
   return app;
 }
