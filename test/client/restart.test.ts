@@ -4,6 +4,7 @@
  */
 import { afterEach, expect, test } from "bun:test";
 import type { EdgepushClient } from "../../src/client/client.ts";
+import type { RecoveryInfo } from "../../src/client/types.ts";
 import { type NodeProcess, spawnNode } from "../support/node.ts";
 import { clientFor, collect, stateWhere } from "./helpers.ts";
 
@@ -40,7 +41,10 @@ test("a node killed and restarted mid-stream: every acknowledged message arrives
   let node = await start();
   const { client, states } = clientFor(node.ws, "alice");
   clients.push(client);
-  const got = collect(client.subscribe("feed"));
+  const sub = client.subscribe("feed");
+  const got = collect(sub);
+  const recoveries: RecoveryInfo[] = [];
+  sub.on("recovery", (r) => recoveries.push(r));
   await client.connect();
 
   const acked: number[] = [];
@@ -57,8 +61,15 @@ test("a node killed and restarted mid-stream: every acknowledged message arrives
   node = await start(node.again());
   await publishRange(45, 100);
 
-  const messages = await got.waitFor(acked.length);
-  expect(messages.map((m) => m.data)).toEqual(acked);
+  // On failure, show how the resubscription went next to what arrived.
+  const messages = await got.waitFor(acked.length, 15_000).catch(() => got.messages);
+  expect({
+    data: messages.map((m) => m.data),
+    recovered: recoveries.map((r) => r.recovered),
+  }).toEqual({
+    data: acked,
+    recovered: [true],
+  });
   const offsets = messages.map((m) => m.offset);
   expect(offsets).toEqual([...offsets].sort((a, b) => a - b));
   expect(states.some((s) => s.state === "reconnecting")).toBe(true);
