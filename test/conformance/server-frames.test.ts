@@ -178,7 +178,7 @@ describe("ping", () => {
       Bun.sleep(10_000).then(() => Number.POSITIVE_INFINITY),
     ]);
     expect(elapsed).toBeGreaterThan(2000);
-    expect(elapsed).toBeLessThan(8000);
+    expect(elapsed).toBeLessThan(9000); // Bun checks idle timers every few seconds
     expect((await answering.request({ type: "ping" })).type).toBe("pong");
     answering.close();
   });
