@@ -3,10 +3,12 @@
  * code is shown where a client meets it; an error reply never closes the connection.
  *
  * `internal` is not here: a correct server has no way to be made to fail from outside.
+ * `unavailable` is shown on a node whose Redis broker is down.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { TestClient, tokenFor } from "../support/client.ts";
 import { type NodeProcess, spawnNode } from "../support/node.ts";
+import { type RedisServer, startRedis } from "../support/redis.ts";
 
 let node: NodeProcess;
 let c: TestClient;
@@ -138,5 +140,31 @@ describe("error bodies over HTTP", () => {
     const res = await node.api("/v1/publish", { body: { data: 1 } });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ error: { code: "bad_request" } });
+  });
+});
+
+describe("unavailable: the node cannot reach its broker", () => {
+  let redis: RedisServer;
+  let clustered: NodeProcess;
+  beforeAll(async () => {
+    redis = await startRedis();
+    clustered = await spawnNode({ env: { EDGEPUSH_BROKER: "redis", REDIS_URL: redis.url } });
+  });
+  afterAll(async () => {
+    await clustered.kill();
+    await redis.dispose();
+  });
+
+  test("a publish while Redis is down is answered with unavailable, and the connection stays", async () => {
+    const client = await TestClient.connect(clustered.ws, "alice");
+    expect((await client.request({ type: "publish", room: "up", data: 1 })).type).toBe("ack");
+    await redis.kill();
+    const reply = await client.request({ type: "publish", room: "up", data: 2 }, 20_000);
+    expect(reply).toMatchObject({ type: "error", code: "unavailable" });
+    const res = await clustered.api("/v1/publish", { body: { room: "up", data: 3 } });
+    expect(res.status).toBe(503);
+    expect(await res.json()).toMatchObject({ error: { code: "unavailable" } });
+    await stillOpen(client);
+    client.close();
   });
 });
