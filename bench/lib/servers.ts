@@ -140,7 +140,20 @@ export async function startServer(
   );
   const output: string[] = [];
   const port = await readPort(proc, output);
+  proc.stderr.pipeTo(
+    new WritableStream({
+      write(chunk) {
+        if (output.length < 1000) output.push(new TextDecoder().decode(chunk));
+      },
+    }),
+  );
   const pid = proc.pid;
+  const alive = () => {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      const how = proc.signalCode ?? `code ${proc.exitCode}`;
+      throw new Error(`${name} exited (${how}); last output:\n${output.slice(-20).join("\n")}`);
+    }
+  };
   return {
     name,
     framing: name === "edgepush" ? "edgepush" : name === "bare" ? "bare" : "socketio",
@@ -148,8 +161,14 @@ export async function startServer(
     http: `http://${host}:${port}`,
     port,
     pid,
-    rss: () => rssBytes(pid),
-    cpu: () => cpuSeconds(pid),
+    rss: () => {
+      alive();
+      return rssBytes(pid);
+    },
+    cpu: () => {
+      alive();
+      return cpuSeconds(pid);
+    },
     output,
     async stop() {
       if (proc.exitCode === null) proc.kill("SIGTERM");
