@@ -106,6 +106,7 @@ function registerGauges(ctx: NodeContext): void {
     () => stats().written,
   );
   m.counter("edgepush_history_failures_total", "Failed history writes.", () => stats().failures);
+  m.counter("edgepush_history_retained_total", "Messages removed by retention.", () => stats().retained);
   m.counter(
     "edgepush_gaps_filled_total",
     "Offset gaps filled from hot history.",
