@@ -1,0 +1,559 @@
+import type { Config } from "../../config/schema.ts";
+import { EdgepushError, ErrorCode } from "../protocol/codes.ts";
+import type { Message, Position } from "../protocol/frames.ts";
+import { BROADCAST_ROOM, inboxOf } from "../rooms/names.ts";
+import { entryMessage, pairs, sumCounts } from "./decode.ts";
+import { Heartbeat } from "./heartbeat.ts";
+import { type Link, LinkError, type Transport, within } from "./link.ts";
+import { pageOf } from "./page.ts";
+import {
+  heartbeatScript,
+  joinScript,
+  leaveScript,
+  othersScript,
+  presenceScript,
+  publishScript,
+  recentScript,
+  type Script,
+  seedScript,
+  userScript,
+} from "./scripts.ts";
+import type {
+  Broker,
+  BrokerContext,
+  NodeInfo,
+  Page,
+  PresenceEvent,
+  PublishInput,
+} from "./types.ts";
+
+/** Longest wait for one command or script before Redis counts as unreachable. */
+const COMMAND_TIMEOUT_MS = 2000;
+/** Reconnect backoff: first delay and cap. */
+const BACKOFF_MIN_MS = 100;
+const BACKOFF_MAX_MS = 2000;
+/** Heartbeats with only what changed run at most this often. */
+const DIFF_EVERY_MS = 1000;
+/** A publish that finds no sequence seeds it from the store and retries this many times. */
+const SEED_ATTEMPTS = 3;
+
+/** Counters of a Redis broker, exported by the node in /metrics. */
+export interface ClusterStats {
+  /** 1 while the link to Redis works. */
+  up: number;
+  /** Messages this node published. */
+  published: number;
+  /** Messages from other nodes received on the cluster channel. */
+  received: number;
+  /** Publishes refused because Redis was unreachable. */
+  unavailable: number;
+  /** Times the link to Redis was lost. */
+  outages: number;
+  /** Room sequences seeded from the history store. */
+  seeded: number;
+  /** Messages handed over after reconnecting, for rooms with local subscribers. */
+  caughtUp: number;
+  /** Heartbeats written. */
+  heartbeats: number;
+  /** Dead nodes removed by this node. */
+  nodesRemoved: number;
+  /** Channel payloads that could not be read. */
+  malformed: number;
+}
+
+/** What travels on the cluster channel. */
+type Envelope =
+  | { k: "m"; n: string; m: Message }
+  | { k: "p"; n: string; e: PresenceEvent }
+  | { k: "d"; n: string; user: string; code: number; reason: string }
+  | { k: "h"; n: string };
+
+function newStats(): ClusterStats {
+  return {
+    up: 0,
+    published: 0,
+    received: 0,
+    unavailable: 0,
+    outages: 0,
+    seeded: 0,
+    caughtUp: 0,
+    heartbeats: 0,
+    nodesRemoved: 0,
+    malformed: 0,
+  };
+}
+
+/**
+ * The broker of a cluster whose nodes share one Redis, over any `Transport`: offsets, hot
+ * history, the cluster channel, presence and node records. `redis` and `upstash` differ only
+ * in their transport. README.md beside this file describes the keys and scripts.
+ */
+export class ClusterBroker implements Broker {
+  #ctx?: BrokerContext;
+  #transport?: Transport;
+  #heartbeat?: Heartbeat;
+  #link?: Link;
+  #generation = 0;
+  #closed = false;
+  #reconnecting = false;
+  #timer?: ReturnType<typeof setInterval>;
+  #lastFull = 0;
+  #lastEcho = 0;
+  #beating = false;
+  /** The latest position this node saw per room, to catch up after reconnecting. */
+  readonly #known = new Map<string, Position>();
+  readonly #stats = newStats();
+
+  constructor(
+    readonly kind: "redis" | "upstash",
+    private readonly transportFor: (config: Config) => Transport,
+  ) {}
+
+  async start(ctx: BrokerContext): Promise<void> {
+    this.#ctx = ctx;
+    this.#transport = this.transportFor(ctx.config);
+    this.#heartbeat = new Heartbeat(
+      {
+        prefix: this.#prefix(),
+        channel: this.#channel(),
+        node: ctx.node,
+        region: ctx.region,
+        startedAt: ctx.startedAt,
+        ttlSeconds: ctx.config.broker.presenceTtlSeconds,
+      },
+      ctx.local,
+    );
+    try {
+      await this.#open();
+    } catch (err) {
+      this.#lost(this.#generation, `cannot connect: ${String(err)}`);
+    }
+    this.#timer = setInterval(() => this.#tick(), Math.min(DIFF_EVERY_MS, this.#fullEveryMs()));
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#link?.close();
+    this.#link = undefined;
+    this.#stats.up = 0;
+  }
+
+  up(): boolean {
+    return this.#link !== undefined;
+  }
+
+  /** Counters since start, as plain numbers. */
+  stats(): ClusterStats {
+    return { ...this.#stats, up: this.up() ? 1 : 0 };
+  }
+
+  async publish(input: PublishInput): Promise<Message> {
+    const ctx = this.#context();
+    const { room } = input;
+    const hasFrom = input.from !== undefined;
+    const data = JSON.stringify(input.data === undefined ? null : input.data);
+    const argv = [
+      this.#prefix(),
+      this.#channel(),
+      ctx.node,
+      room,
+      hasFrom ? "1" : "0",
+      input.from ?? "",
+      data,
+      String(ctx.config.broker.hotHistorySize),
+    ];
+    for (let attempt = 0; attempt < SEED_ATTEMPTS; attempt++) {
+      const r = (await this.#run(publishScript, this.#roomKeys(room), argv, true)) as unknown[];
+      if (r[0] === 1) {
+        const message: Message = {
+          room,
+          offset: Number(r[1]),
+          epoch: String(r[2]),
+          data: JSON.parse(data),
+          ts: Number(r[3]),
+        };
+        if (hasFrom) message.from = input.from;
+        this.#see(message);
+        this.#stats.published++;
+        return message;
+      }
+      await this.#seed(room);
+    }
+    throw new EdgepushError(ErrorCode.internal, `sequence of "${room}" could not be seeded`);
+  }
+
+  async position(room: string): Promise<Position> {
+    for (let attempt = 0; attempt < SEED_ATTEMPTS; attempt++) {
+      const [seq, epoch] = (await this.#command([
+        "HMGET",
+        this.#roomKeys(room)[0],
+        "seq",
+        "epoch",
+      ])) as [unknown, unknown];
+      if (typeof epoch === "string" && epoch) {
+        const pos = { offset: Number(seq), epoch };
+        this.#see(pos, room);
+        return pos;
+      }
+      await this.#seed(room);
+    }
+    throw new EdgepushError(ErrorCode.internal, `sequence of "${room}" could not be seeded`);
+  }
+
+  async recent(room: string, after: number, limit: number): Promise<Message[] | undefined> {
+    if (limit <= 0) return [];
+    let r: unknown[];
+    try {
+      r = (await this.#run(recentScript, this.#roomKeys(room), [
+        String(after),
+        String(limit),
+      ])) as unknown[];
+    } catch (err) {
+      if (err instanceof EdgepushError && err.code === ErrorCode.unavailable) return undefined;
+      throw err;
+    }
+    if (r[0] !== 1) return undefined;
+    const epoch = String(r[1]);
+    const latest = Number(r[2]);
+    const entries = Array.isArray(r[3]) ? r[3] : [];
+    const messages = entries.map((e) => entryMessage(room, epoch, e));
+    if (messages.length === 0) return after >= latest ? [] : undefined;
+    if (messages[0]?.offset !== after + 1) return undefined;
+    this.#see(messages[messages.length - 1] as Message);
+    return messages;
+  }
+
+  async join(room: string, user: string): Promise<void> {
+    await this.#presenceChange(joinScript, room, user);
+  }
+
+  async leave(room: string, user: string): Promise<void> {
+    await this.#presenceChange(leaveScript, room, user);
+  }
+
+  async presence(room: string): Promise<string[]> {
+    const found = (await this.#run(presenceScript, [], [this.#prefix(), room])) as unknown[];
+    const users = new Set(found.map(String));
+    for (const user of this.#context().local.presence(room)) users.add(user);
+    return [...users].sort();
+  }
+
+  async users(
+    limit: number,
+    cursor?: string,
+  ): Promise<Page<{ user: string; connections: number }>> {
+    const counts = await this.#merged("nu", this.#context().local.users());
+    return pageOf([...counts], limit, cursor, (user, connections) => ({ user, connections }));
+  }
+
+  async user(user: string): Promise<{ user: string; online: boolean; connections: number }> {
+    const ctx = this.#context();
+    const others = Number(await this.#run(userScript, [], [this.#prefix(), ctx.node, user]));
+    const connections = others + (ctx.local.users().get(user) ?? 0);
+    return { user, online: connections > 0, connections };
+  }
+
+  async rooms(
+    limit: number,
+    cursor?: string,
+  ): Promise<Page<{ room: string; subscribers: number }>> {
+    const counts = await this.#merged("nr", this.#context().local.rooms());
+    return pageOf([...counts], limit, cursor, (room, subscribers) => ({ room, subscribers }));
+  }
+
+  async nodes(): Promise<NodeInfo[]> {
+    const ctx = this.#context();
+    const lists = (await this.#run(
+      othersScript,
+      [],
+      [this.#prefix(), ctx.node, "node"],
+    )) as unknown[];
+    const own: NodeInfo = {
+      node: ctx.node,
+      region: ctx.region,
+      connections: ctx.local.connections(),
+      startedAt: ctx.startedAt,
+    };
+    const others = lists.map((list) => {
+      const f = Object.fromEntries(pairs(list));
+      return {
+        node: f.node ?? "",
+        region: f.region ?? "",
+        connections: Number(f.connections ?? 0),
+        startedAt: f.startedAt ?? "",
+      };
+    });
+    return [own, ...others.filter((n) => n.node)].sort((a, b) => (a.node < b.node ? -1 : 1));
+  }
+
+  /**
+   * Counts the user's connections on the other live nodes (their last heartbeat), publishes the
+   * disconnect for them to act on, and closes this node's own connections at once.
+   */
+  async disconnect(user: string, code: number, reason: string): Promise<number> {
+    const ctx = this.#context();
+    const others = Number(await this.#run(userScript, [], [this.#prefix(), ctx.node, user]));
+    const envelope: Envelope = { k: "d", n: ctx.node, user, code, reason };
+    await this.#command(["PUBLISH", this.#channel(), JSON.stringify(envelope)]);
+    return others + ctx.local.disconnect(user, code, reason);
+  }
+
+  // Link lifecycle.
+
+  async #open(): Promise<void> {
+    const ctx = this.#context();
+    const generation = ++this.#generation;
+    const link = await this.#transport!.open(
+      this.#channel(),
+      {
+        message: (payload) => this.#receive(payload),
+        lost: (reason) => this.#lost(generation, reason),
+      },
+      ctx.node.replace(/[^\w.:-]/g, "_"),
+    );
+    if (this.#closed || generation !== this.#generation) {
+      link.close();
+      return;
+    }
+    try {
+      await this.#beat(link, "full", true);
+    } catch (err) {
+      link.close();
+      throw err;
+    }
+    this.#link = link;
+    this.#lastEcho = Date.now();
+    ctx.sink.status(true);
+  }
+
+  #lost(generation: number, reason: string): void {
+    if (this.#closed || generation !== this.#generation || this.#reconnecting) return;
+    const wasUp = this.#link !== undefined;
+    this.#link?.close();
+    this.#link = undefined;
+    this.#stats.outages++;
+    const ctx = this.#context();
+    ctx.log.warn("redis unreachable", {
+      broker: this.kind,
+      target: this.#transport?.target,
+      reason,
+    });
+    if (wasUp) ctx.sink.status(false);
+    this.#reconnect(Date.now());
+  }
+
+  async #reconnect(since: number): Promise<void> {
+    this.#reconnecting = true;
+    let delay = BACKOFF_MIN_MS;
+    let attempts = 0;
+    while (!this.#closed) {
+      await Bun.sleep(delay * (0.75 + Math.random() / 2));
+      if (this.#closed) break;
+      attempts++;
+      try {
+        await this.#open();
+        break;
+      } catch (err) {
+        this.#context().log.debug("redis reconnect failed", { attempts, error: String(err) });
+        delay = Math.min(delay * 2, BACKOFF_MAX_MS);
+      }
+    }
+    this.#reconnecting = false;
+    if (this.#closed || !this.#link) return;
+    this.#context().log.info("redis reachable again", {
+      broker: this.kind,
+      downMs: Date.now() - since,
+      attempts,
+    });
+    this.#catchUp().catch((err: unknown) => {
+      this.#context().log.warn("catch-up after reconnect failed", { error: String(err) });
+    });
+  }
+
+  #tick(): void {
+    const link = this.#link;
+    if (!link || this.#beating) return;
+    const now = Date.now();
+    const fullEvery = this.#fullEveryMs();
+    if (now - this.#lastEcho > 3 * fullEvery) {
+      this.#lost(this.#generation, "own heartbeat not seen on the cluster channel");
+      return;
+    }
+    const mode = now - this.#lastFull >= fullEvery ? "full" : "diff";
+    this.#beating = true;
+    const generation = this.#generation;
+    this.#beat(link, mode, false)
+      .catch((err: unknown) => {
+        if (err instanceof LinkError) this.#lost(generation, err.message);
+        else this.#context().log.error("heartbeat failed", { error: String(err) });
+      })
+      .finally(() => {
+        this.#beating = false;
+      });
+  }
+
+  async #beat(link: Link, mode: "full" | "diff", presence: boolean): Promise<void> {
+    const built = this.#heartbeat!.args(mode, presence);
+    if (!built) return;
+    const removed = Number(
+      await within(link.script(heartbeatScript, [], built.argv), COMMAND_TIMEOUT_MS, "heartbeat"),
+    );
+    this.#heartbeat!.written(built.snapshot);
+    this.#stats.heartbeats++;
+    if (mode === "full") {
+      this.#lastFull = Date.now();
+      this.#forgetQuietRooms();
+    }
+    if (removed > 0) {
+      this.#stats.nodesRemoved += removed;
+      this.#context().log.info("dead nodes removed", { count: removed });
+    }
+  }
+
+  /** Hands over what was published while the link was down, for rooms this node serves. */
+  async #catchUp(): Promise<void> {
+    const ctx = this.#context();
+    for (const room of this.#servedRooms()) {
+      const known = this.#known.get(room);
+      if (!known) continue;
+      const latest = await this.position(room);
+      if (latest.epoch !== known.epoch || latest.offset <= known.offset) continue;
+      const count = latest.offset - known.offset;
+      const limit = Math.min(count, ctx.config.broker.hotHistorySize);
+      const missed =
+        (await this.recent(room, known.offset, limit)) ??
+        (await ctx.store.read(room, { since: known.offset, limit }));
+      for (const m of missed) ctx.sink.message(m);
+      this.#stats.caughtUp += missed.length;
+    }
+  }
+
+  // Channel.
+
+  #receive(payload: string): void {
+    const ctx = this.#context();
+    let env: Envelope;
+    try {
+      env = JSON.parse(payload) as Envelope;
+    } catch {
+      if (this.#stats.malformed++ === 0) ctx.log.warn("unreadable cluster message", { payload });
+      return;
+    }
+    switch (env.k) {
+      case "m":
+        if (env.n === ctx.node) return;
+        this.#stats.received++;
+        this.#see(env.m);
+        ctx.sink.message(env.m);
+        return;
+      case "p":
+        ctx.sink.presence(env.e);
+        return;
+      case "d":
+        if (env.n !== ctx.node) ctx.local.disconnect(env.user, env.code, env.reason);
+        return;
+      case "h":
+        if (env.n === ctx.node) this.#lastEcho = Date.now();
+        return;
+    }
+  }
+
+  // Helpers.
+
+  async #seed(room: string): Promise<void> {
+    const stored = await this.#context().store.room(room);
+    const seeded = await this.#run(seedScript, this.#roomKeys(room), [
+      String(stored.offset),
+      stored.epoch,
+    ]);
+    if (Number(seeded) === 1) {
+      this.#stats.seeded++;
+      this.#context().log.debug("room sequence seeded", { room, ...stored });
+    }
+  }
+
+  async #presenceChange(script: Script, room: string, user: string): Promise<void> {
+    // While Redis is unreachable, the heartbeat after reconnecting writes presence in full.
+    if (!this.#link) return;
+    await this.#run(
+      script,
+      [],
+      [this.#prefix(), this.#channel(), this.#context().node, room, user],
+    );
+  }
+
+  async #merged(kind: "nu" | "nr", local: Map<string, number>): Promise<Map<string, number>> {
+    const lists = await this.#run(othersScript, [], [this.#prefix(), this.#context().node, kind]);
+    return sumCounts(lists, new Map(local));
+  }
+
+  /** Runs a script on the current link; an unreachable Redis becomes `unavailable`. */
+  #run(script: Script, keys: string[], args: string[], counted = false): Promise<unknown> {
+    return this.#use((link) => link.script(script, keys, args), script.name, counted);
+  }
+
+  #command(args: string[]): Promise<unknown> {
+    return this.#use((link) => link.command(args), args[0] ?? "command", false);
+  }
+
+  async #use(work: (link: Link) => Promise<unknown>, what: string, counted: boolean) {
+    const link = this.#link;
+    const generation = this.#generation;
+    if (!link) {
+      if (counted) this.#stats.unavailable++;
+      throw new EdgepushError(ErrorCode.unavailable, "redis is unreachable");
+    }
+    try {
+      return await within(work(link), COMMAND_TIMEOUT_MS, what);
+    } catch (err) {
+      if (!(err instanceof LinkError)) throw err;
+      if (counted) this.#stats.unavailable++;
+      this.#lost(generation, err.message);
+      throw new EdgepushError(ErrorCode.unavailable, "redis is unreachable");
+    }
+  }
+
+  #see(pos: Position, room?: string): void {
+    const key = room ?? (pos as Message).room;
+    const known = this.#known.get(key);
+    if (!known || known.epoch !== pos.epoch || known.offset < pos.offset) {
+      this.#known.set(key, { offset: pos.offset, epoch: pos.epoch });
+    }
+  }
+
+  /** Rooms whose messages this node delivers: subscribed rooms, inboxes, broadcast. */
+  #servedRooms(): Set<string> {
+    const local = this.#context().local;
+    const rooms = new Set(local.rooms().keys());
+    for (const user of local.users().keys()) rooms.add(inboxOf(user));
+    rooms.add(BROADCAST_ROOM);
+    return rooms;
+  }
+
+  #forgetQuietRooms(): void {
+    const served = this.#servedRooms();
+    for (const room of this.#known.keys()) if (!served.has(room)) this.#known.delete(room);
+  }
+
+  #roomKeys(room: string): [string, string] {
+    return [`${this.#prefix()}seq:${room}`, `${this.#prefix()}hist:${room}`];
+  }
+
+  #prefix(): string {
+    return this.#context().config.broker.prefix;
+  }
+
+  #channel(): string {
+    return `${this.#prefix()}cluster`;
+  }
+
+  #fullEveryMs(): number {
+    return (this.#context().config.broker.presenceTtlSeconds * 1000) / 3;
+  }
+
+  #context(): BrokerContext {
+    if (!this.#ctx) throw new Error(`${this.kind} broker used before start()`);
+    return this.#ctx;
+  }
+}
