@@ -32,8 +32,10 @@ export class MemoryBroker implements Broker {
 
   publish(input: PublishInput): Promise<Message> {
     const known = this.#positions.get(input.room);
-    if (known) return Promise.resolve(this.#assign(known, input));
-    return this.#load(input.room).then((pos) => this.#assign(pos, input));
+    if (!known) return this.#load(input.room).then(() => this.publish(input));
+    const reserving = this.#store().reserve(input.room);
+    if (!reserving) return Promise.resolve(this.#assign(known, input));
+    return reserving.then(() => this.#assign(known, input));
   }
 
   position(room: string): Promise<Position> {

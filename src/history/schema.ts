@@ -14,11 +14,16 @@ export const messages = sqliteTable(
   (t) => [primaryKey({ columns: [t.room, t.offset] })],
 );
 
-/** Each room's position: the epoch its offsets belong to and the last offset written. */
+/**
+ * Each room's position: the epoch its offsets belong to and the last offset written.
+ * `dirty` is 1 while offsets may have been handed out that are not written yet: a room found
+ * dirty when the store opens lost them in an unclean stop and starts a new epoch.
+ */
 export const rooms = sqliteTable("rooms", {
   room: text("room").primaryKey(),
   epoch: text("epoch").notNull(),
   lastOffset: integer("last_offset").notNull().default(0),
+  dirty: integer("dirty").notNull().default(0),
 });
 
 export type MessageRow = typeof messages.$inferSelect;

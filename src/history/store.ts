@@ -4,6 +4,7 @@ import type { Config } from "../../config/schema.ts";
 import type { Logger } from "../log.ts";
 import type { Message, Position } from "../protocol/frames.ts";
 import { modeOf, openClient } from "./connect.ts";
+import { DirtyRooms } from "./dirty.ts";
 import { newEpoch } from "./epoch.ts";
 import { mergePage } from "./merge.ts";
 import { applyMigrations } from "./migrations.ts";
@@ -56,9 +57,12 @@ export class LibsqlHistoryStore implements HistoryStore {
   #written = 0;
   #failures = 0;
   #retained = 0;
+  readonly #dirty: DirtyRooms;
+  #clearing: Promise<void> = Promise.resolve();
 
   constructor(opts: StoreOptions) {
     this.#opts = opts;
+    this.#dirty = new DirtyRooms(() => this.#client, opts.log);
   }
 
   async open(): Promise<void> {
@@ -72,6 +76,7 @@ export class LibsqlHistoryStore implements HistoryStore {
     }
     this.#client = client;
     this.#db = drizzle(client);
+    await this.#dirty.recover();
     const every = config.retentionIntervalSeconds * 1000;
     this.#retentionTimer = setInterval(() => void this.#retentionTick(), every);
     this.#retentionTimer.unref?.();
@@ -87,6 +92,10 @@ export class LibsqlHistoryStore implements HistoryStore {
       this.#creating.set(room, stored);
     }
     return stored.then((p) => latest(p, [before, this.#queue.last(room)]));
+  }
+
+  reserve(room: string): Promise<void> | undefined {
+    return this.#dirty.mark(room);
   }
 
   append(message: Message): void {
@@ -123,6 +132,7 @@ export class LibsqlHistoryStore implements HistoryStore {
       failures: this.#failures,
       pending: this.#queue.size,
       retained: this.#retained,
+      dirty: this.#dirty.count(),
     };
   }
 
@@ -131,6 +141,7 @@ export class LibsqlHistoryStore implements HistoryStore {
     await this.#retaining;
     try {
       if (this.#db) await this.flush();
+      await this.#clearing;
     } catch (err) {
       this.#opts.log.error("history closed with unwritten rows", {
         pending: this.#queue.size,
@@ -202,6 +213,10 @@ export class LibsqlHistoryStore implements HistoryStore {
       }
       this.#queue.done(batch);
       this.#written += batch.length;
+      const rooms = new Set(batch.map((m) => m.room));
+      this.#clearing = this.#clearing.then(() =>
+        this.#dirty.clear(rooms, (room) => this.#queue.of(room).length === 0),
+      );
       if (this.#outage) this.#recovered();
       if (this.#queue.size > 0) await nextTick();
     }

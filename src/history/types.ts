@@ -25,6 +25,8 @@ export interface HistoryStats {
   pending: number;
   /** Rows removed by retention. */
   retained: number;
+  /** Rooms with offsets handed out and not yet written (see `reserve`). */
+  dirty: number;
 }
 
 /**
@@ -39,6 +41,13 @@ export interface HistoryStore {
    * seen. Counts rows appended but not yet written, so a caller may seed an offset counter.
    */
   room(room: string): Promise<Position>;
+  /**
+   * Records, before a node acknowledges offsets it assigned itself, that `room` has offsets
+   * not yet written; resolves once that record is durable, or returns undefined when it
+   * already is. After an unclean stop such rooms start a new epoch instead of handing the
+   * lost offsets out again.
+   */
+  reserve(room: string): Promise<void> | undefined;
   /** Queues a message for writing within `history.flushMs`. Never throws, never blocks. */
   append(message: Message): void;
   /** Reads stored messages, oldest first, including ones still waiting to be written. */

@@ -22,6 +22,8 @@ export interface Connection {
   refilledAt: number;
   rateStrikes: number;
   badFrames: number;
+  /** When the client last sent a frame (ms, performance.now()), for the idle timeout. */
+  lastSeen: number;
   timers: { connect?: Timer; expiry?: Timer };
   remote: string;
 }
@@ -67,6 +69,7 @@ export function newConnection(
     refilledAt: performance.now(),
     rateStrikes: 0,
     badFrames: 0,
+    lastSeen: performance.now(),
     timers: {},
     remote,
   };

@@ -17,7 +17,7 @@ import { Metrics } from "./metrics.ts";
 import { HistoryReader } from "./reader.ts";
 import { Registry } from "./registry.ts";
 import { closeSocket } from "./send.ts";
-import { sweepSlowConsumers, upgrade, websocketHandlers } from "./ws.ts";
+import { sweepIdle, sweepSlowConsumers, upgrade, websocketHandlers } from "./ws.ts";
 
 /** Rooms whose newest messages stay in the memory window. */
 const WINDOW_ROOMS = 10_000;
@@ -99,6 +99,11 @@ function registerGauges(ctx: NodeContext): void {
     ctx.broker.up() ? 1 : 0,
   );
   m.gauge("edgepush_history_pending", "Messages waiting to be written.", () => ctx.store.pending());
+  m.gauge(
+    "edgepush_history_dirty_rooms",
+    "Rooms with offsets not yet written.",
+    () => ctx.store.stats().dirty,
+  );
   const stats = () => ctx.store.stats();
   m.counter(
     "edgepush_history_written_total",
@@ -106,7 +111,11 @@ function registerGauges(ctx: NodeContext): void {
     () => stats().written,
   );
   m.counter("edgepush_history_failures_total", "Failed history writes.", () => stats().failures);
-  m.counter("edgepush_history_retained_total", "Messages removed by retention.", () => stats().retained);
+  m.counter(
+    "edgepush_history_retained_total",
+    "Messages removed by retention.",
+    () => stats().retained,
+  );
   m.counter(
     "edgepush_gaps_filled_total",
     "Offset gaps filled from hot history.",
@@ -202,6 +211,7 @@ export async function startNode(opts: StartOptions): Promise<EdgeNode> {
       if (server.publish(PING_TOPIC, ping) === -1) ctx.delivery.onBackpressure();
     }, config.ws.pingSeconds * 1000),
     setInterval(() => sweepSlowConsumers(ctx), 1000),
+    setInterval(() => sweepIdle(ctx), Math.min(5000, config.ws.idleTimeoutSeconds * 250)),
   ];
   log.info("listening", {
     port: server.port,

@@ -48,6 +48,7 @@ function badFrame(
 function onMessage(ctx: NodeContext, ws: Socket, raw: string | Buffer): void {
   const conn = ws.data;
   ctx.metrics.framesIn++;
+  conn.lastSeen = performance.now();
   if (conn.state === "closed") return;
   const limits = ctx.config.limits;
 
@@ -155,7 +156,9 @@ export function websocketHandlers(ctx: NodeContext): WebSocketHandler<Connection
     // as a publish meets backpressure closes it with 4008 first.
     backpressureLimit: limits.backpressureBytes * 4,
     closeOnBackpressureLimit: true,
-    idleTimeout: ctx.config.ws.idleTimeoutSeconds,
+    // Bun's idle timer restarts on every frame sent, server pings included, so it would never
+    // fire: the node's own sweep (sweepIdle) closes connections that send nothing.
+    idleTimeout: 0,
     sendPings: false,
     publishToSelf: true,
     open: (ws) => onOpen(ctx, ws),
@@ -184,6 +187,18 @@ export function upgrade(
     { error: { code: "bad_request", message: "expected a WebSocket upgrade" } },
     { status: 400 },
   );
+}
+
+/** Closes connections that sent nothing, not even `pong`, for `ws.idleTimeoutSeconds`. */
+export function sweepIdle(ctx: NodeContext): void {
+  const limit = ctx.config.ws.idleTimeoutSeconds * 1000;
+  const now = performance.now();
+  for (const ws of ctx.registry.sockets()) {
+    if (now - ws.data.lastSeen > limit) {
+      ctx.log.info("idle timeout", { client: ws.data.id, user: ws.data.user });
+      closeSocket(ws, ctx.metrics, CloseCode.normal, "idle timeout");
+    }
+  }
 }
 
 /** Closes connections whose unsent data passed the limit with 4008 (slow consumers). */

@@ -5,6 +5,7 @@
 import { afterEach, expect, test } from "bun:test";
 import type { EdgepushClient } from "../../src/client/client.ts";
 import type { RecoveryInfo } from "../../src/client/types.ts";
+import { historyWritten } from "../support/metrics.ts";
 import { type NodeProcess, spawnNode } from "../support/node.ts";
 import { clientFor, collect, stateWhere } from "./helpers.ts";
 
@@ -37,7 +38,7 @@ async function publish(
   }
 }
 
-test("a node killed and restarted mid-stream: every acknowledged message arrives once, in order", async () => {
+test("a node killed (kill -9, history written) and restarted mid-stream: every acknowledged message arrives once, in order", async () => {
   let node = await start();
   const { client, states } = clientFor(node.ws, "alice");
   clients.push(client);
@@ -53,6 +54,7 @@ test("a node killed and restarted mid-stream: every acknowledged message arrives
       if ((await publish(node, "feed", i)) !== undefined) acked.push(i);
   };
   await publishRange(0, 40);
+  await historyWritten(node, acked.length);
   const lost = stateWhere(client, (s) => s.state === "reconnecting");
   const killing = node.kill();
   await publishRange(40, 45); // refused while the node dies

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Frame, TestClient, tokenFor } from "../support/client.ts";
+import { historyWritten } from "../support/metrics.ts";
 import { type NodeProcess, spawnNode } from "../support/node.ts";
-import { until } from "../support/wait.ts";
 
 const dirs: string[] = [];
 const nodes: NodeProcess[] = [];
@@ -32,22 +32,6 @@ async function connect(node: NodeProcess, user: string): Promise<TestClient> {
   const c = await TestClient.connect(node.ws, user);
   clients.push(c);
   return c;
-}
-
-/** Resolves once the node reports every history row written (its /metrics). */
-async function historyWritten(node: NodeProcess, atLeast: number): Promise<void> {
-  const metric = (text: string, name: string) =>
-    Number(text.match(new RegExp(`^${name} (\\d+)`, "m"))?.[1] ?? Number.NaN);
-  await until(
-    async () => {
-      const text = await (await node.api("/metrics")).text();
-      return (
-        metric(text, "edgepush_history_pending") === 0 &&
-        metric(text, "edgepush_history_written_total") >= atLeast
-      );
-    },
-    { what: "history written" },
-  );
 }
 
 const messages = (c: TestClient, n: number) => c.take(n, (f) => f.type === "message");
@@ -98,6 +82,30 @@ describe("history across node restarts", () => {
       await historyWritten(node, 12);
       await node.kill();
     });
+  });
+
+  test("after kill -9 before the flush, the room starts a new epoch and no offset is reused", async () => {
+    const first = await start({ dir: freshDir(), config: "history:\n  flushMs: 60000\n" });
+    const room = "e2e:crash";
+    const acks: Frame[] = [];
+    for (let n = 1; n <= 5; n++) {
+      acks.push(await (await first.api("/v1/publish", { body: { room, data: n } })).json());
+    }
+    await first.kill();
+
+    const second = await start(first.again());
+    const reader = await connect(second, "reader");
+    const last = acks.at(-1) as Frame;
+    const r = await reader.request({
+      type: "subscribe",
+      room,
+      since: { offset: last.offset, epoch: last.epoch },
+    });
+    expect(r.recovered).toBe(false);
+    expect(r.epoch).not.toBe(last.epoch);
+    const next = await (await second.api("/v1/publish", { body: { room, data: 6 } })).json();
+    expect(next.epoch).toBe(r.epoch);
+    expect(next.offset).toBe(r.offset + 1);
   });
 
   test("direct messages sent to an offline user arrive on connect through inbox recovery", async () => {

@@ -1,0 +1,135 @@
+import type { Client } from "@libsql/client";
+import type { Logger } from "../log.ts";
+import { newEpoch } from "./epoch.ts";
+
+type State =
+  | { kind: "marking"; done: Promise<void> }
+  | { kind: "dirty" }
+  | { kind: "clearing"; done: Promise<void> };
+
+/** Rooms per UPDATE statement. */
+const CHUNK = 500;
+
+function placeholders(n: number): string {
+  return Array.from({ length: n }, () => "?").join(",");
+}
+
+/**
+ * Marks rooms as holding offsets that are handed out but not yet written, so that an unclean
+ * stop never lets a restarted node hand the same offsets out again in the same epoch.
+ *
+ * A room is marked (one batched UPDATE for every room asking in the same tick) before its
+ * first unwritten offset is acknowledged, and cleared once the writer has written all its
+ * rows. A room still marked when the store opens gets a new epoch: its clients recover with
+ * `recovered: false` instead of trusting offsets whose messages were lost.
+ */
+export class DirtyRooms {
+  readonly #states = new Map<string, State>();
+  #toMark = new Set<string>();
+  #marking: Promise<void> | undefined;
+  #failing = false;
+
+  constructor(
+    private readonly client: () => Client | undefined,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Resolves once `room` is marked; undefined (nothing to wait for) when it already is.
+   * A mark that cannot be written is logged and does not hold up publishing.
+   */
+  mark(room: string): Promise<void> | undefined {
+    const state = this.#states.get(room);
+    if (state?.kind === "dirty") return undefined;
+    if (state?.kind === "marking") return state.done;
+    if (state?.kind === "clearing") return state.done.then(() => this.mark(room));
+    this.#toMark.add(room);
+    this.#marking ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+      this.#writeMarks(),
+    );
+    const done = this.#marking;
+    this.#states.set(room, { kind: "marking", done });
+    return done;
+  }
+
+  /** Rooms marked or being marked: a clean stop now would leave none. */
+  count(): number {
+    return this.#states.size;
+  }
+
+  /** Clears the rooms whose rows are all written (`isEmpty`), in one batched UPDATE. */
+  async clear(rooms: Iterable<string>, isEmpty: (room: string) => boolean): Promise<void> {
+    const clearing: string[] = [];
+    for (const room of rooms) {
+      if (this.#states.get(room)?.kind === "dirty" && isEmpty(room)) clearing.push(room);
+    }
+    if (clearing.length === 0) return;
+    const done = this.#update(clearing, 0).catch((err: unknown) => {
+      this.log.debug("clearing dirty rooms failed", { error: String(err) });
+    });
+    for (const room of clearing) this.#states.set(room, { kind: "clearing", done });
+    await done;
+    for (const room of clearing) {
+      if (this.#states.get(room)?.kind === "clearing") this.#states.delete(room);
+    }
+  }
+
+  /**
+   * Gives every room left marked by an unclean stop a new epoch; returns how many. Offsets
+   * continue from the last written one, under the new epoch.
+   */
+  async recover(): Promise<number> {
+    const db = this.client();
+    if (!db) return 0;
+    const rs = await db.execute("SELECT room FROM rooms WHERE dirty = 1");
+    const rooms = rs.rows.map((r) => String(r.room));
+    for (let i = 0; i < rooms.length; i += CHUNK) {
+      const chunk = rooms.slice(i, i + CHUNK);
+      await db.batch(
+        chunk.map((room) => ({
+          sql: "UPDATE rooms SET epoch = ?, dirty = 0 WHERE room = ?",
+          args: [newEpoch(), room],
+        })),
+        "write",
+      );
+    }
+    if (rooms.length > 0) {
+      this.log.warn("unclean stop: rooms with unwritten messages start new epochs", {
+        rooms: rooms.length,
+        sample: rooms.slice(0, 5),
+      });
+    }
+    return rooms.length;
+  }
+
+  async #writeMarks(): Promise<void> {
+    const rooms = [...this.#toMark];
+    this.#toMark = new Set();
+    this.#marking = undefined;
+    try {
+      await this.#update(rooms, 1);
+      if (this.#failing) this.log.info("dirty marks written again");
+      this.#failing = false;
+    } catch (err) {
+      if (!this.#failing) {
+        this.log.warn("cannot mark rooms dirty: an unclean stop now could reuse offsets", {
+          error: String(err),
+        });
+      }
+      this.#failing = true;
+    }
+    for (const room of rooms) this.#states.set(room, { kind: "dirty" });
+  }
+
+  async #update(rooms: string[], dirty: 0 | 1): Promise<void> {
+    const db = this.client();
+    if (!db) throw new Error("history store is not open");
+    for (let i = 0; i < rooms.length; i += CHUNK) {
+      const chunk = rooms.slice(i, i + CHUNK);
+      await db.execute({
+        sql: `UPDATE rooms SET dirty = ? WHERE room IN (${placeholders(chunk.length)})`,
+        args: [dirty, ...chunk],
+      });
+    }
+  }
+}

@@ -1,0 +1,1 @@
+ALTER TABLE `rooms` ADD `dirty` integer DEFAULT 0 NOT NULL;
