@@ -1,0 +1,169 @@
+/**
+ * Publish-to-deliver latency and throughput across a three-node cluster against one node on
+ * the same broker, for both Redis transports (TCP, and Upstash REST through the test
+ * gateway in front of the same redis-server). Subscribers are spread over the nodes; the
+ * publisher connects to the first node, so in the cluster two thirds of deliveries cross
+ * Redis. Ratios compare the cluster with the single node from the same run.
+ *
+ * usage: bun bench/cluster-latency.ts
+ *   CLUSTER_BROKERS=redis,upstash  CLUSTER_SUBSCRIBERS=300  CLUSTER_RATE=200
+ *   CLUSTER_SECONDS=5  CLUSTER_THROUGHPUT_COUNT=3000  CLUSTER_WINDOW=200  CLUSTER_PAYLOAD=64
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { RedisClient } from "bun";
+import { startUpstashGateway, type UpstashGateway } from "../test/support/upstash-gateway.ts";
+import { watchdog } from "./lib/children.ts";
+import { Fleet, Worker } from "./lib/fleet.ts";
+import { startRedis } from "./lib/redis.ts";
+import { envList, envNumber, quantile, report } from "./lib/report.ts";
+import { BENCH_LIMITS, BENCH_SECRET, type RunningServer, startServer } from "./lib/servers.ts";
+
+const settings = {
+  brokers: envList("CLUSTER_BROKERS", ["redis", "upstash"]),
+  subscribers: envNumber("CLUSTER_SUBSCRIBERS", 300),
+  ratePerSecond: envNumber("CLUSTER_RATE", 200),
+  seconds: envNumber("CLUSTER_SECONDS", 5),
+  throughputCount: envNumber("CLUSTER_THROUGHPUT_COUNT", 3000),
+  window: envNumber("CLUSTER_WINDOW", 200),
+  payloadBytes: envNumber("CLUSTER_PAYLOAD", 64),
+  samples: envNumber("CLUSTER_SAMPLES", 20_000),
+};
+const ROOM = "bench";
+type Row = Record<string, string | number>;
+
+async function startNodes(
+  kind: string,
+  count: number,
+  redisUrl: string,
+  gateway: UpstashGateway | undefined,
+  dir: string,
+): Promise<RunningServer[]> {
+  const env = {
+    EDGEPUSH_BROKER: kind,
+    REDIS_URL: redisUrl,
+    UPSTASH_REDIS_REST_URL: gateway?.url ?? "",
+    UPSTASH_REDIS_REST_TOKEN: gateway?.token ?? "",
+    EDGEPUSH_DB_URL: `file:${join(dir, "history.db")}`,
+  };
+  const nodes: RunningServer[] = [];
+  // One after another: the first node creates the shared database's tables.
+  for (let i = 0; i < count; i++) {
+    nodes.push(
+      await startServer("edgepush", {
+        env: { ...env, FLY_MACHINE_ID: `n${i}` },
+        config: BENCH_LIMITS,
+      }),
+    );
+  }
+  return nodes;
+}
+
+async function measure(kind: string, nodes: RunningServer[]): Promise<Row> {
+  const base = {
+    framing: "edgepush" as const,
+    room: ROOM,
+    openConcurrency: 50,
+    secret: BENCH_SECRET,
+    latencySamples: settings.samples,
+  };
+  const fleet = await Fleet.start(1, settings.subscribers, () => ({
+    ...base,
+    urls: nodes.map((n) => n.base),
+    connections: settings.subscribers,
+    userPrefix: "sub-",
+  }));
+  const first = nodes[0] as RunningServer;
+  const publisher = await Worker.start({
+    ...base,
+    urls: [first.base],
+    connections: 1,
+    userPrefix: "pub-",
+  });
+  const publish = (count: number, rate: number, window: number) =>
+    publisher.send<{ sent: number; ms: number }>({
+      cmd: "publish",
+      count,
+      rate,
+      window,
+      size: settings.payloadBytes,
+      timeoutMs: (settings.seconds + 30) * 1000,
+    });
+  const stats = () =>
+    fleet.all<{ received: number; latencies: number[]; ms: number }>({ cmd: "stats" });
+  try {
+    await fleet.open();
+    await publisher.send({ cmd: "open" });
+    await publish(settings.ratePerSecond, settings.ratePerSecond, 1_000_000);
+    await fleet.all({ cmd: "reset" });
+    const steady = await publish(
+      settings.ratePerSecond * settings.seconds,
+      settings.ratePerSecond,
+      1_000_000,
+    );
+    await Bun.sleep(500);
+    const latency = await stats();
+    const all = latency.flatMap((s) => s.latencies).sort((a, b) => a - b);
+    const delivered = latency.reduce((n, s) => n + s.received, 0);
+
+    await fleet.all({ cmd: "reset" });
+    const burst = await publish(settings.throughputCount, 0, settings.window);
+    await Bun.sleep(500);
+    const after = await stats();
+    const burstDelivered = after.reduce((n, s) => n + s.received, 0);
+    return {
+      broker: kind,
+      nodes: nodes.length,
+      published: steady.sent,
+      missing: steady.sent * settings.subscribers - delivered,
+      p50ms: Number(quantile(all, 0.5).toFixed(3)),
+      p99ms: Number(quantile(all, 0.99).toFixed(3)),
+      maxms: Number((all.at(-1) ?? Number.NaN).toFixed(3)),
+      publishesPerSec: Math.round(burst.sent / (burst.ms / 1000)),
+      deliveriesPerSec: Math.round(burstDelivered / (burst.ms / 1000)),
+      burstMissing: burst.sent * settings.subscribers - burstDelivered,
+    };
+  } finally {
+    await publisher.stop();
+    await fleet.stop();
+  }
+}
+
+const done = watchdog(envNumber("CLUSTER_TIMEOUT_SECONDS", 900), "cluster-latency");
+const redis = await startRedis();
+const rows: Row[] = [];
+try {
+  for (const kind of settings.brokers) {
+    const gateway = kind === "upstash" ? startUpstashGateway(redis.url) : undefined;
+    for (const count of [1, 3]) {
+      const flush = new RedisClient(redis.url);
+      await flush.send("FLUSHALL", []);
+      flush.close();
+      const dir = mkdtempSync(join(tmpdir(), "bench-cluster-"));
+      const nodes = await startNodes(kind, count, redis.url, gateway, dir);
+      try {
+        rows.push(await measure(kind, nodes));
+      } finally {
+        await Promise.all(nodes.map((n) => n.stop()));
+        rmSync(dir, { recursive: true, force: true });
+      }
+      process.stderr.write(`cluster-latency: ${JSON.stringify(rows.at(-1))}\n`);
+    }
+    await gateway?.stop();
+  }
+} finally {
+  await redis.stop();
+}
+
+const value = (kind: string, nodes: number, key: string) =>
+  Number(rows.find((r) => r.broker === kind && r.nodes === nodes)?.[key]);
+const ratios: Record<string, number> = {};
+for (const kind of settings.brokers) {
+  ratios[`${kind}: 3 nodes p50 / 1 node p50`] = value(kind, 3, "p50ms") / value(kind, 1, "p50ms");
+  ratios[`${kind}: 3 nodes p99 / 1 node p99`] = value(kind, 3, "p99ms") / value(kind, 1, "p99ms");
+  ratios[`${kind}: 3 nodes publishes/s / 1 node`] =
+    value(kind, 3, "publishesPerSec") / value(kind, 1, "publishesPerSec");
+}
+done();
+report("cluster-latency", settings, rows, ratios);
