@@ -9,9 +9,6 @@
  *   CLUSTER_BROKERS=redis,upstash  CLUSTER_SUBSCRIBERS=300  CLUSTER_RATE=200
  *   CLUSTER_SECONDS=5  CLUSTER_THROUGHPUT_COUNT=3000  CLUSTER_WINDOW=200  CLUSTER_PAYLOAD=64
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { RedisClient } from "bun";
 import { startUpstashGateway, type UpstashGateway } from "../test/support/upstash-gateway.ts";
 import { watchdog } from "./lib/children.ts";
@@ -38,17 +35,16 @@ async function startNodes(
   count: number,
   redisUrl: string,
   gateway: UpstashGateway | undefined,
-  dir: string,
 ): Promise<RunningServer[]> {
   const env = {
     EDGEPUSH_BROKER: kind,
     REDIS_URL: redisUrl,
     UPSTASH_REDIS_REST_URL: gateway?.url ?? "",
     UPSTASH_REDIS_REST_TOKEN: gateway?.token ?? "",
-    EDGEPUSH_DB_URL: `file:${join(dir, "history.db")}`,
   };
   const nodes: RunningServer[] = [];
-  // One after another: the first node creates the shared database's tables.
+  // Each node keeps history in its own file (startServer's folder): several processes
+  // creating rooms at once in one SQLite file wait on each other's locks.
   for (let i = 0; i < count; i++) {
     nodes.push(
       await startServer("edgepush", {
@@ -92,24 +88,34 @@ async function measure(kind: string, nodes: RunningServer[]): Promise<Row> {
     });
   const stats = () =>
     fleet.all<{ received: number; latencies: number[]; ms: number }>({ cmd: "stats" });
+  /** Waits (up to 5 s) until the subscribers hold `expected` deliveries since the last reset. */
+  const settle = async (expected: number) => {
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline) {
+      const got = (await stats()).reduce((n, st) => n + st.received, 0);
+      if (got >= expected) return;
+      await Bun.sleep(50);
+    }
+  };
   try {
     await fleet.open();
     await publisher.send({ cmd: "open" });
-    await publish(settings.ratePerSecond, settings.ratePerSecond, 1_000_000);
+    const warm = await publish(settings.ratePerSecond, settings.ratePerSecond, 1_000_000);
+    await settle(warm.sent * settings.subscribers);
     await fleet.all({ cmd: "reset" });
     const steady = await publish(
       settings.ratePerSecond * settings.seconds,
       settings.ratePerSecond,
       1_000_000,
     );
-    await Bun.sleep(500);
+    await settle(steady.sent * settings.subscribers);
     const latency = await stats();
     const all = latency.flatMap((s) => s.latencies).sort((a, b) => a - b);
     const delivered = latency.reduce((n, s) => n + s.received, 0);
 
     await fleet.all({ cmd: "reset" });
     const burst = await publish(settings.throughputCount, 0, settings.window);
-    await Bun.sleep(500);
+    await settle(burst.sent * settings.subscribers);
     const after = await stats();
     const burstDelivered = after.reduce((n, s) => n + s.received, 0);
     return {
@@ -140,13 +146,11 @@ try {
       const flush = new RedisClient(redis.url);
       await flush.send("FLUSHALL", []);
       flush.close();
-      const dir = mkdtempSync(join(tmpdir(), "bench-cluster-"));
-      const nodes = await startNodes(kind, count, redis.url, gateway, dir);
+      const nodes = await startNodes(kind, count, redis.url, gateway);
       try {
         rows.push(await measure(kind, nodes));
       } finally {
         await Promise.all(nodes.map((n) => n.stop()));
-        rmSync(dir, { recursive: true, force: true });
       }
       process.stderr.write(`cluster-latency: ${JSON.stringify(rows.at(-1))}\n`);
     }
