@@ -170,7 +170,7 @@ export class ClusterBroker implements Broker {
           room,
           offset: Number(r[1]),
           epoch: String(r[2]),
-          data: JSON.parse(data),
+          data: input.data === undefined ? null : input.data,
           ts: Number(r[3]),
         };
         if (hasFrom) message.from = input.from;

@@ -53,18 +53,18 @@ describe.each(kinds)("%s broker against a real Redis", (kind) => {
       redis,
       gateway: kind === "upstash" ? startUpstashGateway(redis.url) : undefined,
     };
-  });
+  }, 30_000);
 
   afterEach(async () => {
     for (const n of started.splice(0)) await stopNode(n);
     history?.dispose();
     await raw(["FLUSHALL"]);
-  });
+  }, 30_000);
 
   afterAll(async () => {
     await backend.gateway?.stop();
     await backend.redis.dispose();
-  });
+  }, 30_000);
 
   const fresh = () => {
     history = historyDir();

@@ -69,7 +69,7 @@ describe.each(kinds)("a three-node cluster over %s", (kind) => {
     a = await launch("a");
     b = await launch("b");
     c = await launch("c");
-  });
+  }, 30_000);
 
   afterAll(async () => {
     for (const client of clients) client.close();
@@ -77,7 +77,7 @@ describe.each(kinds)("a three-node cluster over %s", (kind) => {
     await gateway?.stop();
     await redis?.dispose();
     rmSync(dir, { recursive: true, force: true });
-  });
+  }, 30_000);
 
   test("a publish on one node reaches clients on every node with the same offsets", async () => {
     const room = "chat:fanout";
@@ -180,7 +180,12 @@ describe.each(kinds)("a three-node cluster over %s", (kind) => {
         /^edgepush_history_pending 0$/m.test(await (await node.api("/metrics")).text());
       await until(written, { what: "history written" });
     }
+    const leaver = await connect(b, "rs-leaver");
+    const lastSeen = await subscribe(leaver, room);
+    expect(lastSeen.offset).toBe(10);
     await redis.kill();
+    leaver.close();
+    await leaver.closed;
     for (let i = 10; i < 13; i++) await send(a, i);
     await redis.start();
     for (const node of [a, b, c]) {
@@ -197,6 +202,14 @@ describe.each(kinds)("a three-node cluster over %s", (kind) => {
       await until(() => messagesOf(s, room).length >= 20, { what: "every message at each client" });
       expect(messagesOf(s, room).map((m) => m.offset)).toEqual(offsets);
     }
+    // A client that left during the outage comes back elsewhere and recovers the rest, once.
+    const back = await connect(c, "rs-leaver");
+    const reply = await subscribe(back, room, {
+      since: { offset: lastSeen.offset, epoch: lastSeen.epoch },
+    });
+    expect(reply).toMatchObject({ recovered: true, offset: 20 });
+    const rest = await back.take(10, (f) => f.type === "message" && f.room === room);
+    expect(rest.map((m) => m.offset)).toEqual(offsets.slice(10));
   }, 60_000);
 
   test("a client moved from one node to another recovers exactly what it missed", async () => {
