@@ -75,10 +75,11 @@ async function run(): Promise<Record<string, string | number>> {
       nodes.push(
         await startServer("edgepush", {
           host: `127.0.0.${k + 1}`,
-          env: { EDGEPUSH_BROKER: "redis", REDIS_URL: redis.url, EDGEPUSH_LOG_LEVEL: "warn" },
+          env: { EDGEPUSH_BROKER: "redis", REDIS_URL: redis.url },
         }),
       );
     }
+    process.stderr.write(`c100k: ${nodes.length} nodes on ${redis.url}\n`);
     const rssBefore = nodes.reduce((n, s) => n + s.rss(), 0);
     fleet = await Fleet.start(settings.clientProcesses, settings.connections, (i, n) => ({
       framing: "edgepush",
@@ -97,6 +98,7 @@ async function run(): Promise<Record<string, string | number>> {
     const rssAfter = nodes.reduce((n, s) => n + s.rss(), 0);
 
     await fleet.all({ cmd: "reset" });
+    process.stderr.write("c100k: broadcasting\n");
     const t1 = performance.now();
     await broadcast(nodes[0] as RunningServer);
     const deadline = t1 + settings.broadcastTimeoutSeconds * 1000;
@@ -119,6 +121,12 @@ async function run(): Promise<Record<string, string | number>> {
       nodesRssMiB: Number((rssAfter / 2 ** 20).toFixed(0)),
       kibPerConnection: Number(((rssAfter - rssBefore) / opened / 1024).toFixed(2)),
     };
+  } catch (err) {
+    for (const node of nodes) {
+      const errors = node.output.filter((l) => l.includes('"level":"error"')).slice(0, 5);
+      if (errors.length) process.stderr.write(`node ${node.base} errors:\n${errors.join("\n")}\n`);
+    }
+    throw err;
   } finally {
     await fleet?.stop();
     await Promise.all(nodes.map((s) => s.stop()));
