@@ -8,6 +8,7 @@
  * usage: bun bench/cluster-latency.ts
  *   CLUSTER_BROKERS=redis,upstash  CLUSTER_SUBSCRIBERS=300  CLUSTER_RATE=200
  *   CLUSTER_SECONDS=5  CLUSTER_THROUGHPUT_COUNT=3000  CLUSTER_WINDOW=200  CLUSTER_PAYLOAD=64
+ *   CLUSTER_ROUNDS=3 (each configuration runs this often, interleaved; the table shows medians)
  */
 import { RedisClient } from "bun";
 import { startUpstashGateway, type UpstashGateway } from "../test/support/upstash-gateway.ts";
@@ -26,6 +27,7 @@ const settings = {
   window: envNumber("CLUSTER_WINDOW", 200),
   payloadBytes: envNumber("CLUSTER_PAYLOAD", 64),
   samples: envNumber("CLUSTER_SAMPLES", 20_000),
+  rounds: envNumber("CLUSTER_ROUNDS", 3),
 };
 const ROOM = "bench";
 type Row = Record<string, string | number>;
@@ -136,30 +138,49 @@ async function measure(kind: string, nodes: RunningServer[]): Promise<Row> {
   }
 }
 
-const done = watchdog(envNumber("CLUSTER_TIMEOUT_SECONDS", 900), "cluster-latency");
-const redis = await startRedis();
-const rows: Row[] = [];
-try {
-  for (const kind of settings.brokers) {
-    const gateway = kind === "upstash" ? startUpstashGateway(redis.url) : undefined;
-    for (const count of [1, 3]) {
-      const flush = new RedisClient(redis.url);
-      await flush.send("FLUSHALL", []);
-      flush.close();
-      const nodes = await startNodes(kind, count, redis.url, gateway);
-      try {
-        rows.push(await measure(kind, nodes));
-      } finally {
-        await Promise.all(nodes.map((n) => n.stop()));
-      }
-      process.stderr.write(`cluster-latency: ${JSON.stringify(rows.at(-1))}\n`);
-    }
-    await gateway?.stop();
+/** The median of each numeric column over rounds of one configuration. */
+function median(runs: Row[]): Row {
+  const first = runs[0] as Row;
+  const out: Row = { ...first, rounds: runs.length };
+  for (const [key, v] of Object.entries(first)) {
+    if (typeof v !== "number" || key === "nodes") continue;
+    const sorted = runs.map((r) => Number(r[key])).sort((a, b) => a - b);
+    out[key] = sorted[Math.floor((sorted.length - 1) / 2)] as number;
   }
+  return out;
+}
+
+const done = watchdog(envNumber("CLUSTER_TIMEOUT_SECONDS", 1800), "cluster-latency");
+const redis = await startRedis();
+const runs = new Map<string, Row[]>();
+try {
+  const gateway = settings.brokers.includes("upstash") ? startUpstashGateway(redis.url) : undefined;
+  // Rounds interleave the configurations, so a change in machine load hits them alike.
+  for (let round = 0; round < settings.rounds; round++) {
+    for (const kind of settings.brokers) {
+      for (const count of [1, 3]) {
+        const flush = new RedisClient(redis.url);
+        await flush.send("FLUSHALL", []);
+        flush.close();
+        const nodes = await startNodes(kind, count, redis.url, gateway);
+        let row: Row;
+        try {
+          row = await measure(kind, nodes);
+        } finally {
+          await Promise.all(nodes.map((n) => n.stop()));
+        }
+        const key = `${kind}/${count}`;
+        runs.set(key, [...(runs.get(key) ?? []), row]);
+        process.stderr.write(`cluster-latency round ${round + 1}: ${JSON.stringify(row)}\n`);
+      }
+    }
+  }
+  await gateway?.stop();
 } finally {
   await redis.stop();
 }
 
+const rows = [...runs.values()].map(median);
 const value = (kind: string, nodes: number, key: string) =>
   Number(rows.find((r) => r.broker === kind && r.nodes === nodes)?.[key]);
 const ratios: Record<string, number> = {};
