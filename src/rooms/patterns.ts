@@ -1,6 +1,8 @@
+const none = () => false;
+
 /** Compiles `rooms` claim patterns, where `*` matches any run of characters. */
 export function compileRoomPatterns(patterns: readonly string[]): (room: string) => boolean {
-  if (patterns.length === 0) return () => false;
+  if (patterns.length === 0) return none;
   const parts = patterns.map((p) =>
     p
       .split("*")

@@ -20,7 +20,7 @@ function roomName(room: string): void {
 }
 
 function tokenRooms(ns: Namespaces, conn: Connection, room: string): void {
-  if (ns.of(room).subscribe === "token" && !conn.identity?.rooms(room)) {
+  if (ns.of(room).subscribe === "token" && !conn.grants?.(room)) {
     throw new EdgepushError(ErrorCode.forbidden, `the token does not grant room "${room}"`);
   }
 }

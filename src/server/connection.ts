@@ -1,22 +1,29 @@
 import type { ServerWebSocket } from "bun";
-import type { Identity } from "../auth/jwt.ts";
 import type { Message } from "../protocol/frames.ts";
 
-/** Per-connection state, kept in Bun's `ws.data`. */
+/**
+ * Per-connection state, kept in Bun's `ws.data`. Kept small: an idle connection costs only
+ * this object and its topic subscriptions, so maps and the frame queue exist only while used.
+ */
 export interface Connection {
   /** Client id, `c_` and random characters, announced in `connected`. */
   id: string;
-  /** Token from `?token=`, verified once the socket opens. */
+  /** The `?token=` of the upgrade, until it is verified. */
   urlToken?: string;
+  /** Whether the connection authenticates from `?token=` (else from a `connect` frame). */
+  fromUrl: boolean;
   state: "pending" | "open" | "closed";
   user: string;
-  identity?: Identity;
-  /** Rooms this connection is subscribed to (or subscribing), with their presence flag. */
-  rooms: Map<string, { presence: boolean }>;
+  /** The token's `exp` in seconds, when it has one. */
+  exp?: number;
+  /** The token's `rooms` claim: which token-protected rooms the user may enter. */
+  grants?: (room: string) => boolean;
+  /** Rooms this connection is subscribed to, with their presence flag. */
+  rooms?: Map<string, { presence: boolean }>;
   /** Live messages held for rooms whose subscribe is replaying history. */
-  holds: Map<string, Message[]>;
-  /** The tail of this connection's frame queue: frames are handled one after another. */
-  queue: Promise<void>;
+  holds?: Map<string, Message[]>;
+  /** The tail of this connection's frame queue while frames are being handled. */
+  queue?: Promise<void>;
   /** Token bucket for the frame rate limit. */
   tokens: number;
   refilledAt: number;
@@ -24,7 +31,7 @@ export interface Connection {
   badFrames: number;
   /** When the client last sent a frame (ms, performance.now()), for the idle timeout. */
   lastSeen: number;
-  timers: { connect?: Timer; expiry?: Timer };
+  connectTimer?: Timer;
   remote: string;
 }
 
@@ -32,9 +39,6 @@ export type Socket = ServerWebSocket<Connection>;
 
 /** Prefix of the Bun topic carrying join/leave frames for a room (`#` is not in room names). */
 export const PRESENCE_TOPIC_SUFFIX = "#presence";
-
-/** The topic every connection is subscribed to for server pings. */
-export const PING_TOPIC = "#ping";
 
 /** Bun topic for presence events of `room`. */
 export function presenceTopic(room: string): string {
@@ -57,20 +61,18 @@ export function newConnection(
   urlToken: string | undefined,
   rate: number,
 ): Connection {
+  const now = performance.now();
   return {
     id: newClientId(),
     urlToken,
+    fromUrl: urlToken !== undefined,
     state: "pending",
     user: "",
-    rooms: new Map(),
-    holds: new Map(),
-    queue: Promise.resolve(),
     tokens: rate,
-    refilledAt: performance.now(),
+    refilledAt: now,
     rateStrikes: 0,
     badFrames: 0,
-    lastSeen: performance.now(),
-    timers: {},
+    lastSeen: now,
     remote,
   };
 }

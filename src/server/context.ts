@@ -7,6 +7,7 @@ import type { Logger } from "../log.ts";
 import type { Namespaces } from "../rooms/names.ts";
 import type { Connection } from "./connection.ts";
 import type { Delivery } from "./delivery.ts";
+import type { ExpiryWheel } from "./expiry.ts";
 import type { Metrics } from "./metrics.ts";
 import type { HistoryReader } from "./reader.ts";
 import type { Registry } from "./registry.ts";
@@ -26,6 +27,7 @@ export interface NodeContext {
   registry: Registry;
   delivery: Delivery;
   reader: HistoryReader;
+  expiry: ExpiryWheel;
   /** Set once Bun.serve is listening. */
   server?: Server<Connection>;
   /** True from SIGTERM/SIGINT on: the node refuses new connections and reports not ready. */

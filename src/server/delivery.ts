@@ -60,6 +60,7 @@ export class Delivery {
 
   /** Starts holding live messages of `room` for a connection that is replaying history. */
   hold(room: string, conn: Connection): void {
+    conn.holds ??= new Map();
     conn.holds.set(room, []);
     let set = this.#holds.get(room);
     if (!set) {
@@ -71,8 +72,9 @@ export class Delivery {
 
   /** Stops holding and returns what was held, in order. */
   release(room: string, conn: Connection): Message[] {
-    const held = conn.holds.get(room) ?? [];
-    conn.holds.delete(room);
+    const held = conn.holds?.get(room) ?? [];
+    conn.holds?.delete(room);
+    if (conn.holds?.size === 0) conn.holds = undefined;
     const set = this.#holds.get(room);
     set?.delete(conn);
     if (set?.size === 0) this.#holds.delete(room);
@@ -85,7 +87,7 @@ export class Delivery {
     if (!server) return;
     const topic = presenceTopic(event.room);
     const own = [...this.deps.registry.socketsOf(event.user)].filter(
-      (ws) => ws.data.rooms.get(event.room)?.presence && ws.isSubscribed(topic),
+      (ws) => ws.data.rooms?.get(event.room)?.presence && ws.isSubscribed(topic),
     );
     for (const ws of own) ws.unsubscribe(topic);
     const n = server.subscriberCount(topic);
@@ -107,7 +109,7 @@ export class Delivery {
       }
     }
     const holders = this.#holds.get(message.room);
-    if (holders) for (const conn of holders) conn.holds.get(message.room)?.push(message);
+    if (holders) for (const conn of holders) conn.holds?.get(message.room)?.push(message);
   }
 
   #fill(room: string, after: number, next: Message): void {

@@ -8,10 +8,11 @@ import type { HistoryStore } from "../history/types.ts";
 import { MemoryWindow } from "../history/window.ts";
 import type { Logger } from "../log.ts";
 import { CloseCode } from "../protocol/codes.ts";
-import { Namespaces } from "../rooms/names.ts";
-import { type Connection, PING_TOPIC } from "./connection.ts";
+import { BROADCAST_ROOM, Namespaces } from "../rooms/names.ts";
+import type { Connection } from "./connection.ts";
 import type { NodeContext } from "./context.ts";
 import { Delivery } from "./delivery.ts";
+import { ExpiryWheel } from "./expiry.ts";
 import { createHttpApp } from "./http/app.ts";
 import { Metrics } from "./metrics.ts";
 import { HistoryReader } from "./reader.ts";
@@ -71,6 +72,10 @@ async function buildContext(opts: StartOptions): Promise<NodeContext> {
   });
   const delivery = new Delivery({ window, broker, store, registry, metrics, log });
   const reader = new HistoryReader({ window, broker, store, namespaces });
+  const expiry = new ExpiryWheel((ws) => {
+    log.info("token expired", { client: ws.data.id, user: ws.data.user });
+    closeSocket(ws, metrics, CloseCode.tokenExpired);
+  });
   return {
     config,
     node: config.node.id,
@@ -85,6 +90,7 @@ async function buildContext(opts: StartOptions): Promise<NodeContext> {
     registry,
     delivery,
     reader,
+    expiry,
     draining: false,
   };
 }
@@ -179,6 +185,7 @@ export async function startNode(opts: StartOptions): Promise<EdgeNode> {
     },
   });
   registerGauges(ctx);
+  ctx.expiry.start();
   const app = createHttpApp(ctx);
   const wsPath = config.ws.path;
   const server: Server<Connection> = Bun.serve<Connection>({
@@ -208,7 +215,8 @@ export async function startNode(opts: StartOptions): Promise<EdgeNode> {
   const ping = JSON.stringify({ type: "ping" });
   const timers = [
     setInterval(() => {
-      if (server.publish(PING_TOPIC, ping) === -1) ctx.delivery.onBackpressure();
+      // Every connection is subscribed to $broadcast: one publish pings them all.
+      if (server.publish(BROADCAST_ROOM, ping) === -1) ctx.delivery.onBackpressure();
     }, config.ws.pingSeconds * 1000),
     setInterval(() => sweepSlowConsumers(ctx), 1000),
     setInterval(() => sweepIdle(ctx), Math.min(5000, config.ws.idleTimeoutSeconds * 250)),
@@ -232,6 +240,7 @@ export async function startNode(opts: StartOptions): Promise<EdgeNode> {
         ctx.draining = true;
         log.info("draining", { connections: ctx.registry.connections() });
         for (const t of timers) clearInterval(t);
+        ctx.expiry.stop();
         await drainSockets(ctx);
         await server.stop(true);
         await ctx.broker.close();

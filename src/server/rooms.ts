@@ -56,6 +56,7 @@ export async function prepareJoin(
 /** Records a connection in a room for presence, announcing a join when it is the user's first. */
 export function enterRoom(ctx: NodeContext, ws: Socket, room: string, presence: boolean): void {
   const conn = ws.data;
+  conn.rooms ??= new Map();
   conn.rooms.set(room, { presence });
   const tracked = ctx.namespaces.of(room).presence;
   if (ctx.registry.enter(room, conn.user) && tracked) {
@@ -69,7 +70,8 @@ export function enterRoom(ctx: NodeContext, ws: Socket, room: string, presence: 
 /** Removes a connection from a room, announcing a leave when it was the user's last. */
 export function leaveRoom(ctx: NodeContext, ws: Socket, room: string): void {
   const conn = ws.data;
-  conn.rooms.delete(room);
+  conn.rooms?.delete(room);
+  if (conn.rooms?.size === 0) conn.rooms = undefined;
   if (conn.state !== "closed") {
     ws.unsubscribe(room);
     ws.unsubscribe(presenceTopic(room));

@@ -1,3 +1,4 @@
+import type { Identity } from "../auth/jwt.ts";
 import { CloseCode, EdgepushError, ErrorCode } from "../protocol/codes.ts";
 import type {
   ClientFrame,
@@ -13,31 +14,26 @@ import type {
 import { historyItem } from "../protocol/serialize.ts";
 import { BROADCAST_ROOM, inboxOf } from "../rooms/names.ts";
 import { checkHistory, checkPublish, checkSubscribe, checkUser } from "./access.ts";
-import { PING_TOPIC, type Socket } from "./connection.ts";
+import type { Socket } from "./connection.ts";
 import type { NodeContext } from "./context.ts";
 import { enterRoom, inboxRoom, leaveRoom, prepareJoin } from "./rooms.ts";
 import { closeSocket, sendError, sendFrame } from "./send.ts";
-
-/** Longest delay a timer may have (setTimeout's limit). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function withId<T extends object>(id: number | undefined, frame: T): T {
   return id === undefined ? frame : { ...frame, id };
 }
 
 function armExpiry(ctx: NodeContext, ws: Socket): void {
-  const conn = ws.data;
-  clearTimeout(conn.timers.expiry);
-  const exp = conn.identity?.exp;
-  if (exp === undefined) return;
-  const at = (exp + ctx.config.auth.clockToleranceSeconds) * 1000;
-  conn.timers.expiry = setTimeout(
-    () => {
-      ctx.log.info("token expired", { client: conn.id, user: conn.user });
-      closeSocket(ws, ctx.metrics, CloseCode.tokenExpired);
-    },
-    Math.min(MAX_TIMER_MS, Math.max(0, at - Date.now())),
-  );
+  const exp = ws.data.exp;
+  if (exp === undefined) ctx.expiry.remove(ws);
+  else ctx.expiry.set(ws, (exp + ctx.config.auth.clockToleranceSeconds) * 1000);
+}
+
+/** Keeps what the connection needs of a verified token: its user, `exp` and room grants. */
+function adopt(ws: Socket, identity: Identity): void {
+  ws.data.user = identity.user;
+  ws.data.exp = identity.exp;
+  ws.data.grants = identity.rooms;
 }
 
 /**
@@ -51,7 +47,7 @@ export async function authenticate(
   frame?: ConnectFrame,
 ): Promise<void> {
   const conn = ws.data;
-  clearTimeout(conn.timers.connect);
+  clearTimeout(conn.connectTimer);
   if (token === undefined) {
     if (!ctx.config.auth.anonymous) {
       ctx.log.warn("auth failed", { client: conn.id, remote: conn.remote, reason: "no token" });
@@ -70,14 +66,12 @@ export async function authenticate(
       );
       return;
     }
-    conn.identity = result.identity;
-    conn.user = result.identity.user;
+    adopt(ws, result.identity);
   }
   if (conn.state === "closed") return;
   conn.state = "open";
   ctx.registry.add(ws);
   armExpiry(ctx, ws);
-  ws.subscribe(PING_TOPIC);
   ws.subscribe(BROADCAST_ROOM);
 
   const inbox = inboxRoom(ws);
@@ -98,7 +92,7 @@ export async function authenticate(
 
 async function subscribe(ctx: NodeContext, ws: Socket, f: SubscribeFrame): Promise<void> {
   checkSubscribe(ctx.namespaces, ws.data, f.room);
-  if (ws.data.rooms.has(f.room)) {
+  if (ws.data.rooms?.has(f.room)) {
     throw new EdgepushError(ErrorCode.badRequest, `already subscribed to "${f.room}"`);
   }
   const joined = await prepareJoin(ctx, ws, f.room, f.since);
@@ -117,7 +111,7 @@ async function subscribe(ctx: NodeContext, ws: Socket, f: SubscribeFrame): Promi
 
 function unsubscribe(ctx: NodeContext, ws: Socket, f: UnsubscribeFrame): void {
   checkSubscribe(ctx.namespaces, ws.data, f.room);
-  if (!ws.data.rooms.has(f.room)) {
+  if (!ws.data.rooms?.has(f.room)) {
     throw new EdgepushError(ErrorCode.notSubscribed, `not subscribed to "${f.room}"`);
   }
   leaveRoom(ctx, ws, f.room);
@@ -183,7 +177,7 @@ async function refresh(ctx: NodeContext, ws: Socket, f: RefreshFrame): Promise<v
   if (result.identity.user !== ws.data.user) {
     throw new EdgepushError(ErrorCode.forbidden, "the token is for another user");
   }
-  ws.data.identity = result.identity;
+  adopt(ws, result.identity);
   armExpiry(ctx, ws);
   sendFrame(ws, ctx.metrics, withId(f.id, { type: "refreshed", exp: result.identity.exp ?? null }));
 }

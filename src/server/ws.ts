@@ -22,10 +22,16 @@ function takeToken(conn: Connection, rate: number): boolean {
 
 function enqueue(ctx: NodeContext, ws: Socket, job: () => Promise<void> | void): void {
   const conn = ws.data;
-  conn.queue = conn.queue.then(job).catch((err: unknown) => {
-    ctx.log.error("connection task failed", { client: conn.id, error: String(err) });
-    closeSocket(ws, ctx.metrics, CloseCode.internalError);
-  });
+  const tail: Promise<void> = (conn.queue ?? Promise.resolve())
+    .then(job)
+    .catch((err: unknown) => {
+      ctx.log.error("connection task failed", { client: conn.id, error: String(err) });
+      closeSocket(ws, ctx.metrics, CloseCode.internalError);
+    })
+    .then(() => {
+      if (conn.queue === tail) conn.queue = undefined;
+    });
+  conn.queue = tail;
 }
 
 function badFrame(
@@ -53,7 +59,7 @@ function onMessage(ctx: NodeContext, ws: Socket, raw: string | Buffer): void {
   const limits = ctx.config.limits;
 
   if (typeof raw !== "string") {
-    if (conn.state === "pending" && !conn.urlToken) {
+    if (conn.state === "pending" && !conn.fromUrl) {
       closeSocket(ws, ctx.metrics, CloseCode.unauthorized);
       return;
     }
@@ -76,7 +82,7 @@ function onMessage(ctx: NodeContext, ws: Socket, raw: string | Buffer): void {
   conn.rateStrikes = 0;
 
   if (!parsed.ok) {
-    if (conn.state === "pending" && !conn.urlToken) {
+    if (conn.state === "pending" && !conn.fromUrl) {
       closeSocket(ws, ctx.metrics, CloseCode.unauthorized);
       return;
     }
@@ -86,7 +92,7 @@ function onMessage(ctx: NodeContext, ws: Socket, raw: string | Buffer): void {
   conn.badFrames = 0;
   const frame = parsed.frame;
 
-  if (conn.state === "pending" && !conn.urlToken) {
+  if (conn.state === "pending" && !conn.fromUrl) {
     if (frame.type !== "connect") {
       ctx.log.warn("auth failed", {
         client: conn.id,
@@ -96,7 +102,6 @@ function onMessage(ctx: NodeContext, ws: Socket, raw: string | Buffer): void {
       closeSocket(ws, ctx.metrics, CloseCode.unauthorized);
       return;
     }
-    conn.urlToken = undefined;
     conn.state = "open";
     enqueue(ctx, ws, () => authenticate(ctx, ws, frame.token, frame));
     return;
@@ -115,10 +120,11 @@ function onOpen(ctx: NodeContext, ws: Socket): void {
   }
   if (conn.urlToken !== undefined) {
     const token = conn.urlToken;
+    conn.urlToken = undefined;
     enqueue(ctx, ws, () => authenticate(ctx, ws, token));
     return;
   }
-  conn.timers.connect = setTimeout(() => {
+  conn.connectTimer = setTimeout(() => {
     if (conn.state !== "pending") return;
     ctx.log.info("no connect frame in time", { client: conn.id, remote: conn.remote });
     closeSocket(ws, ctx.metrics, CloseCode.connectTimeout);
@@ -130,11 +136,11 @@ function onClose(ctx: NodeContext, ws: Socket, code: number, reason: string): vo
   const byServer = conn.state === "closed";
   conn.state = "closed";
   if (!byServer) ctx.metrics.close(code);
-  clearTimeout(conn.timers.connect);
-  clearTimeout(conn.timers.expiry);
-  for (const room of [...conn.holds.keys()]) ctx.delivery.release(room, conn);
+  clearTimeout(conn.connectTimer);
+  ctx.expiry.remove(ws);
+  for (const room of [...(conn.holds?.keys() ?? [])]) ctx.delivery.release(room, conn);
   if (conn.user) {
-    for (const room of [...conn.rooms.keys()]) leaveRoom(ctx, ws, room);
+    for (const room of [...(conn.rooms?.keys() ?? [])]) leaveRoom(ctx, ws, room);
     ctx.registry.remove(ws);
   }
   const fields = {
