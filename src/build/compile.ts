@@ -13,6 +13,7 @@ import { readFile, rm } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 import type { BunPlugin } from "bun";
+import { buildClientBundle } from "../client/bundle.ts";
 
 /** Where the build starts and what it writes. */
 export interface CompileOptions {
@@ -63,6 +64,8 @@ export async function compile(opts: CompileOptions): Promise<void> {
     minify: true,
     sourcemap: "linked",
     plugins: [embedLibsqlAddon(addonPath())],
+    // An executable cannot build the browser client from sources at run time: embed it.
+    define: { EDGEPUSH_CLIENT_JS: JSON.stringify(await buildClientBundle()) },
   });
   if (!result.success) {
     throw new Error(result.logs.map((entry) => String(entry)).join("\n"));
