@@ -4,10 +4,10 @@ import type { Message, Position } from "../protocol/frames.ts";
 import { BROADCAST_ROOM, inboxOf } from "../rooms/names.ts";
 import { entryMessage, pairs, sumCounts } from "./decode.ts";
 import { Heartbeat } from "./heartbeat.ts";
-import { type Link, LinkError, type Transport, within } from "./link.ts";
+import { LinkKeeper } from "./keeper.ts";
+import type { Link, Transport } from "./link.ts";
 import { pageOf } from "./page.ts";
 import {
-  heartbeatScript,
   joinScript,
   leaveScript,
   othersScript,
@@ -18,6 +18,7 @@ import {
   seedScript,
   userScript,
 } from "./scripts.ts";
+import { type ClusterStats, newStats } from "./stats.ts";
 import type {
   Broker,
   BrokerContext,
@@ -27,39 +28,8 @@ import type {
   PublishInput,
 } from "./types.ts";
 
-/** Longest wait for one command or script before Redis counts as unreachable. */
-const COMMAND_TIMEOUT_MS = 2000;
-/** Reconnect backoff: first delay and cap. */
-const BACKOFF_MIN_MS = 100;
-const BACKOFF_MAX_MS = 2000;
-/** Heartbeats with only what changed run at most this often. */
-const DIFF_EVERY_MS = 1000;
 /** A publish that finds no sequence seeds it from the store and retries this many times. */
 const SEED_ATTEMPTS = 3;
-
-/** Counters of a Redis broker, exported by the node in /metrics. */
-export interface ClusterStats {
-  /** 1 while the link to Redis works. */
-  up: number;
-  /** Messages this node published. */
-  published: number;
-  /** Messages from other nodes received on the cluster channel. */
-  received: number;
-  /** Publishes refused because Redis was unreachable. */
-  unavailable: number;
-  /** Times the link to Redis was lost. */
-  outages: number;
-  /** Room sequences seeded from the history store. */
-  seeded: number;
-  /** Messages handed over after reconnecting, for rooms with local subscribers. */
-  caughtUp: number;
-  /** Heartbeats written. */
-  heartbeats: number;
-  /** Dead nodes removed by this node. */
-  nodesRemoved: number;
-  /** Channel payloads that could not be read. */
-  malformed: number;
-}
 
 /** What travels on the cluster channel. */
 type Envelope =
@@ -68,21 +38,6 @@ type Envelope =
   | { k: "d"; n: string; user: string; code: number; reason: string }
   | { k: "h"; n: string };
 
-function newStats(): ClusterStats {
-  return {
-    up: 0,
-    published: 0,
-    received: 0,
-    unavailable: 0,
-    outages: 0,
-    seeded: 0,
-    caughtUp: 0,
-    heartbeats: 0,
-    nodesRemoved: 0,
-    malformed: 0,
-  };
-}
-
 /**
  * The broker of a cluster whose nodes share one Redis, over any `Transport`: offsets, hot
  * history, the cluster channel, presence and node records. `redis` and `upstash` differ only
@@ -90,16 +45,7 @@ function newStats(): ClusterStats {
  */
 export class ClusterBroker implements Broker {
   #ctx?: BrokerContext;
-  #transport?: Transport;
-  #heartbeat?: Heartbeat;
-  #link?: Link;
-  #generation = 0;
-  #closed = false;
-  #reconnecting = false;
-  #timer?: ReturnType<typeof setInterval>;
-  #lastFull = 0;
-  #lastEcho = 0;
-  #beating = false;
+  #keeper?: LinkKeeper;
   /** The latest position this node saw per room, to catch up after reconnecting. */
   readonly #known = new Map<string, Position>();
   readonly #stats = newStats();
@@ -111,36 +57,45 @@ export class ClusterBroker implements Broker {
 
   async start(ctx: BrokerContext): Promise<void> {
     this.#ctx = ctx;
-    this.#transport = this.transportFor(ctx.config);
-    this.#heartbeat = new Heartbeat(
+    const { presenceTtlSeconds } = ctx.config.broker;
+    const heartbeat = new Heartbeat(
       {
         prefix: this.#prefix(),
         channel: this.#channel(),
         node: ctx.node,
         region: ctx.region,
         startedAt: ctx.startedAt,
-        ttlSeconds: ctx.config.broker.presenceTtlSeconds,
+        ttlSeconds: presenceTtlSeconds,
       },
       ctx.local,
     );
-    try {
-      await this.#open();
-    } catch (err) {
-      this.#lost(this.#generation, `cannot connect: ${String(err)}`);
-    }
-    this.#timer = setInterval(() => this.#tick(), Math.min(DIFF_EVERY_MS, this.#fullEveryMs()));
+    this.#keeper = new LinkKeeper({
+      kind: this.kind,
+      transport: this.transportFor(ctx.config),
+      channel: this.#channel(),
+      name: ctx.node.replace(/[^\w.:-]/g, "_"),
+      heartbeat,
+      fullEveryMs: (presenceTtlSeconds * 1000) / 3,
+      log: ctx.log,
+      stats: this.#stats,
+      message: (payload) => this.#receive(payload),
+      status: (up) => ctx.sink.status(up),
+      reconnected: () => {
+        this.#catchUp().catch((err: unknown) => {
+          ctx.log.warn("catch-up after reconnect failed", { error: String(err) });
+        });
+      },
+      full: () => this.#forgetQuietRooms(),
+    });
+    await this.#keeper.start();
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
-    clearInterval(this.#timer);
-    this.#link?.close();
-    this.#link = undefined;
-    this.#stats.up = 0;
+    this.#keeper?.close();
   }
 
   up(): boolean {
-    return this.#link !== undefined;
+    return this.#keeper?.up() ?? false;
   }
 
   /** Counters since start, as plain numbers. */
@@ -299,118 +254,6 @@ export class ClusterBroker implements Broker {
     return others + ctx.local.disconnect(user, code, reason);
   }
 
-  // Link lifecycle.
-
-  async #open(): Promise<void> {
-    const ctx = this.#context();
-    const generation = ++this.#generation;
-    const link = await this.#transport!.open(
-      this.#channel(),
-      {
-        message: (payload) => this.#receive(payload),
-        lost: (reason) => this.#lost(generation, reason),
-      },
-      ctx.node.replace(/[^\w.:-]/g, "_"),
-    );
-    if (this.#closed || generation !== this.#generation) {
-      link.close();
-      return;
-    }
-    try {
-      await this.#beat(link, "full", true);
-    } catch (err) {
-      link.close();
-      throw err;
-    }
-    this.#link = link;
-    this.#lastEcho = Date.now();
-    ctx.sink.status(true);
-  }
-
-  #lost(generation: number, reason: string): void {
-    if (this.#closed || generation !== this.#generation || this.#reconnecting) return;
-    const wasUp = this.#link !== undefined;
-    this.#link?.close();
-    this.#link = undefined;
-    this.#stats.outages++;
-    const ctx = this.#context();
-    ctx.log.warn("redis unreachable", {
-      broker: this.kind,
-      target: this.#transport?.target,
-      reason,
-    });
-    if (wasUp) ctx.sink.status(false);
-    this.#reconnect(Date.now());
-  }
-
-  async #reconnect(since: number): Promise<void> {
-    this.#reconnecting = true;
-    let delay = BACKOFF_MIN_MS;
-    let attempts = 0;
-    while (!this.#closed) {
-      await Bun.sleep(delay * (0.75 + Math.random() / 2));
-      if (this.#closed) break;
-      attempts++;
-      try {
-        await this.#open();
-        break;
-      } catch (err) {
-        this.#context().log.debug("redis reconnect failed", { attempts, error: String(err) });
-        delay = Math.min(delay * 2, BACKOFF_MAX_MS);
-      }
-    }
-    this.#reconnecting = false;
-    if (this.#closed || !this.#link) return;
-    this.#context().log.info("redis reachable again", {
-      broker: this.kind,
-      downMs: Date.now() - since,
-      attempts,
-    });
-    this.#catchUp().catch((err: unknown) => {
-      this.#context().log.warn("catch-up after reconnect failed", { error: String(err) });
-    });
-  }
-
-  #tick(): void {
-    const link = this.#link;
-    if (!link || this.#beating) return;
-    const now = Date.now();
-    const fullEvery = this.#fullEveryMs();
-    if (now - this.#lastEcho > 3 * fullEvery) {
-      this.#lost(this.#generation, "own heartbeat not seen on the cluster channel");
-      return;
-    }
-    const mode = now - this.#lastFull >= fullEvery ? "full" : "diff";
-    this.#beating = true;
-    const generation = this.#generation;
-    this.#beat(link, mode, false)
-      .catch((err: unknown) => {
-        if (err instanceof LinkError) this.#lost(generation, err.message);
-        else this.#context().log.error("heartbeat failed", { error: String(err) });
-      })
-      .finally(() => {
-        this.#beating = false;
-      });
-  }
-
-  async #beat(link: Link, mode: "full" | "diff", presence: boolean): Promise<void> {
-    const built = this.#heartbeat!.args(mode, presence);
-    if (!built) return;
-    const removed = Number(
-      await within(link.script(heartbeatScript, [], built.argv), COMMAND_TIMEOUT_MS, "heartbeat"),
-    );
-    this.#heartbeat!.written(built.snapshot);
-    this.#stats.heartbeats++;
-    if (mode === "full") {
-      this.#lastFull = Date.now();
-      this.#forgetQuietRooms();
-    }
-    if (removed > 0) {
-      this.#stats.nodesRemoved += removed;
-      this.#context().log.info("dead nodes removed", { count: removed });
-    }
-  }
-
   /** Hands over what was published while the link was down, for rooms this node serves. */
   async #catchUp(): Promise<void> {
     const ctx = this.#context();
@@ -454,7 +297,7 @@ export class ClusterBroker implements Broker {
         if (env.n !== ctx.node) ctx.local.disconnect(env.user, env.code, env.reason);
         return;
       case "h":
-        if (env.n === ctx.node) this.#lastEcho = Date.now();
+        if (env.n === ctx.node) this.#keeper?.echo();
         return;
     }
   }
@@ -475,7 +318,7 @@ export class ClusterBroker implements Broker {
 
   async #presenceChange(script: Script, room: string, user: string): Promise<void> {
     // While Redis is unreachable, the heartbeat after reconnecting writes presence in full.
-    if (!this.#link) return;
+    if (!this.up()) return;
     await this.#run(
       script,
       [],
@@ -490,28 +333,16 @@ export class ClusterBroker implements Broker {
 
   /** Runs a script on the current link; an unreachable Redis becomes `unavailable`. */
   #run(script: Script, keys: string[], args: string[], counted = false): Promise<unknown> {
-    return this.#use((link) => link.script(script, keys, args), script.name, counted);
+    return this.#links().use((link: Link) => link.script(script, keys, args), script.name, counted);
   }
 
   #command(args: string[]): Promise<unknown> {
-    return this.#use((link) => link.command(args), args[0] ?? "command", false);
+    return this.#links().use((link: Link) => link.command(args), args[0] ?? "command");
   }
 
-  async #use(work: (link: Link) => Promise<unknown>, what: string, counted: boolean) {
-    const link = this.#link;
-    const generation = this.#generation;
-    if (!link) {
-      if (counted) this.#stats.unavailable++;
-      throw new EdgepushError(ErrorCode.unavailable, "redis is unreachable");
-    }
-    try {
-      return await within(work(link), COMMAND_TIMEOUT_MS, what);
-    } catch (err) {
-      if (!(err instanceof LinkError)) throw err;
-      if (counted) this.#stats.unavailable++;
-      this.#lost(generation, err.message);
-      throw new EdgepushError(ErrorCode.unavailable, "redis is unreachable");
-    }
+  #links(): LinkKeeper {
+    if (!this.#keeper) throw new Error(`${this.kind} broker used before start()`);
+    return this.#keeper;
   }
 
   #see(pos: Position, room?: string): void {
@@ -548,12 +379,9 @@ export class ClusterBroker implements Broker {
     return `${this.#prefix()}cluster`;
   }
 
-  #fullEveryMs(): number {
-    return (this.#context().config.broker.presenceTtlSeconds * 1000) / 3;
-  }
-
   #context(): BrokerContext {
     if (!this.#ctx) throw new Error(`${this.kind} broker used before start()`);
     return this.#ctx;
   }
 }
+export type { ClusterStats } from "./stats.ts";

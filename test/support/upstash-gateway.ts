@@ -58,21 +58,26 @@ export function startUpstashGateway(
   redisUrl: string,
   token = "test-upstash-token",
 ): UpstashGateway {
-  let shared: RedisClient | undefined;
+  let shared: Promise<RedisClient> | undefined;
   /** End functions of open event streams, oldest first. */
   const streams = new Set<() => void>();
 
-  const connected = async (): Promise<RedisClient> => {
-    if (shared?.connected) return shared;
-    shared?.close();
+  /** One shared connection for commands, opened again after Redis went away. */
+  const connected = (): Promise<RedisClient> => {
+    if (shared) return shared;
     const client = new RedisClient(redisUrl, {
       autoReconnect: false,
       enableOfflineQueue: false,
       connectionTimeout: 1000,
     });
-    shared = client;
-    await client.connect();
-    return client;
+    const opening = client.connect().then(() => client);
+    const forget = () => {
+      if (shared === opening) shared = undefined;
+    };
+    client.onclose = forget;
+    opening.catch(forget);
+    shared = opening;
+    return opening;
   };
 
   const run = async (client: RedisClient, command: unknown, base64: boolean) => {
@@ -95,10 +100,11 @@ export function startUpstashGateway(
   ): Promise<Response> => {
     if (!Array.isArray(commands))
       return Response.json({ error: "ERR body must be an array" }, { status: 400 });
-    const client = transaction
-      ? new RedisClient(redisUrl, { connectionTimeout: 1000 })
-      : await connected();
+    let client: RedisClient | undefined;
     try {
+      client = transaction
+        ? new RedisClient(redisUrl, { connectionTimeout: 1000 })
+        : await connected();
       if (transaction) await client.send("MULTI", []);
       const out: ({ result: Json } | { error: string })[] = [];
       for (const command of commands) {
@@ -115,7 +121,7 @@ export function startUpstashGateway(
     } catch (err) {
       return Response.json({ error: errorText(err) }, { status: 400 });
     } finally {
-      if (transaction) client.close();
+      if (transaction) client?.close();
     }
   };
 
@@ -200,8 +206,9 @@ export function startUpstashGateway(
       for (const end of [...streams]) end();
       await server?.stop(true);
       server = undefined;
-      shared?.close();
+      const closing = shared;
       shared = undefined;
+      await closing?.then((c) => c.close()).catch(() => undefined);
     },
     start() {
       if (!server) server = listen(port);

@@ -1,0 +1,196 @@
+import type { Logger } from "../log.ts";
+import { EdgepushError, ErrorCode } from "../protocol/codes.ts";
+import type { Heartbeat } from "./heartbeat.ts";
+import { type Link, LinkError, type Transport, within } from "./link.ts";
+import { heartbeatScript } from "./scripts.ts";
+import type { ClusterStats } from "./stats.ts";
+
+/** Longest wait for one command or script before Redis counts as unreachable. */
+export const COMMAND_TIMEOUT_MS = 2000;
+/** Reconnect backoff: first delay and cap. */
+const BACKOFF_MIN_MS = 100;
+const BACKOFF_MAX_MS = 2000;
+/** Heartbeats with only what changed run at most this often. */
+const DIFF_EVERY_MS = 1000;
+
+export interface KeeperOptions {
+  kind: string;
+  transport: Transport;
+  channel: string;
+  /** Names the connections (CLIENT SETNAME) where the transport can. */
+  name: string;
+  heartbeat: Heartbeat;
+  /** How often the heartbeat writes the node's state in full (presence TTL / 3). */
+  fullEveryMs: number;
+  log: Logger;
+  /** Counters shared with the broker. */
+  stats: ClusterStats;
+  /** A payload from the cluster channel. */
+  message(payload: string): void;
+  /** The link went down (false) or came back (true). */
+  status(up: boolean): void;
+  /** The link is back after an outage. */
+  reconnected(): void;
+  /** A full heartbeat was written. */
+  full(): void;
+}
+
+/**
+ * Keeps one link to Redis: opens it, replaces it with capped backoff when it fails, runs the
+ * heartbeat on a timer, and treats a heartbeat echo that stops coming back as a failure.
+ */
+export class LinkKeeper {
+  #link?: Link;
+  #generation = 0;
+  #closed = false;
+  #reconnecting = false;
+  #timer?: ReturnType<typeof setInterval>;
+  #lastFull = 0;
+  #lastEcho = 0;
+  #beating = false;
+
+  constructor(private readonly o: KeeperOptions) {}
+
+  /** Connects (or, when Redis is unreachable, starts retrying) and starts the heartbeat. */
+  async start(): Promise<void> {
+    try {
+      await this.#open();
+    } catch (err) {
+      this.#lost(this.#generation, `cannot connect: ${String(err)}`);
+    }
+    this.#timer = setInterval(() => this.#tick(), Math.min(DIFF_EVERY_MS, this.o.fullEveryMs));
+  }
+
+  close(): void {
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.#link?.close();
+    this.#link = undefined;
+  }
+
+  up(): boolean {
+    return this.#link !== undefined;
+  }
+
+  /** This node's own heartbeat came back on the channel. */
+  echo(): void {
+    this.#lastEcho = Date.now();
+  }
+
+  /**
+   * Runs `work` on the current link within the command timeout. An unreachable Redis (no link,
+   * a transport failure, a timeout) rejects with `unavailable` and, for a failure, replaces the
+   * link; `counted` counts the refusal in `stats.unavailable`.
+   */
+  async use(work: (link: Link) => Promise<unknown>, what: string, counted = false) {
+    const link = this.#link;
+    const generation = this.#generation;
+    if (!link) {
+      if (counted) this.o.stats.unavailable++;
+      throw new EdgepushError(ErrorCode.unavailable, "redis is unreachable");
+    }
+    try {
+      return await within(work(link), COMMAND_TIMEOUT_MS, what);
+    } catch (err) {
+      if (!(err instanceof LinkError)) throw err;
+      if (counted) this.o.stats.unavailable++;
+      this.#lost(generation, err.message);
+      throw new EdgepushError(ErrorCode.unavailable, "redis is unreachable");
+    }
+  }
+
+  async #open(): Promise<void> {
+    const generation = ++this.#generation;
+    const events = {
+      message: this.o.message,
+      lost: (reason: string) => this.#lost(generation, reason),
+    };
+    const link = await this.o.transport.open(this.o.channel, events, this.o.name);
+    if (this.#closed || generation !== this.#generation) {
+      link.close();
+      return;
+    }
+    try {
+      await this.#beat(link, "full", true);
+    } catch (err) {
+      link.close();
+      throw err;
+    }
+    this.#link = link;
+    this.#lastEcho = Date.now();
+    this.o.status(true);
+  }
+
+  #lost(generation: number, reason: string): void {
+    if (this.#closed || generation !== this.#generation || this.#reconnecting) return;
+    const wasUp = this.#link !== undefined;
+    this.#link?.close();
+    this.#link = undefined;
+    this.o.stats.outages++;
+    const target = this.o.transport.target;
+    this.o.log.warn("redis unreachable", { broker: this.o.kind, target, reason });
+    if (wasUp) this.o.status(false);
+    this.#reconnect(Date.now());
+  }
+
+  async #reconnect(since: number): Promise<void> {
+    this.#reconnecting = true;
+    let delay = BACKOFF_MIN_MS;
+    let attempts = 0;
+    while (!this.#closed) {
+      await Bun.sleep(delay * (0.75 + Math.random() / 2));
+      if (this.#closed) break;
+      attempts++;
+      try {
+        await this.#open();
+        break;
+      } catch (err) {
+        this.o.log.debug("redis reconnect failed", { attempts, error: String(err) });
+        delay = Math.min(delay * 2, BACKOFF_MAX_MS);
+      }
+    }
+    this.#reconnecting = false;
+    if (this.#closed || !this.#link) return;
+    const downMs = Date.now() - since;
+    this.o.log.info("redis reachable again", { broker: this.o.kind, downMs, attempts });
+    this.o.reconnected();
+  }
+
+  #tick(): void {
+    const link = this.#link;
+    if (!link || this.#beating) return;
+    const now = Date.now();
+    if (now - this.#lastEcho > 3 * this.o.fullEveryMs) {
+      this.#lost(this.#generation, "own heartbeat not seen on the cluster channel");
+      return;
+    }
+    const mode = now - this.#lastFull >= this.o.fullEveryMs ? "full" : "diff";
+    this.#beating = true;
+    const generation = this.#generation;
+    this.#beat(link, mode, false)
+      .catch((err: unknown) => {
+        if (err instanceof LinkError) this.#lost(generation, err.message);
+        else this.o.log.error("heartbeat failed", { error: String(err) });
+      })
+      .finally(() => {
+        this.#beating = false;
+      });
+  }
+
+  async #beat(link: Link, mode: "full" | "diff", presence: boolean): Promise<void> {
+    const built = this.o.heartbeat.args(mode, presence);
+    if (!built) return;
+    const script = link.script(heartbeatScript, [], built.argv);
+    const removed = Number(await within(script, COMMAND_TIMEOUT_MS, "heartbeat"));
+    this.o.heartbeat.written(built.snapshot);
+    this.o.stats.heartbeats++;
+    if (mode === "full") {
+      this.#lastFull = Date.now();
+      this.o.full();
+    }
+    if (removed > 0) {
+      this.o.stats.nodesRemoved += removed;
+      this.o.log.info("dead nodes removed", { count: removed });
+    }
+  }
+}
