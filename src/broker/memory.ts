@@ -41,7 +41,9 @@ export class MemoryBroker implements Broker {
   position(room: string): Promise<Position> {
     const known = this.#positions.get(room);
     if (known) return Promise.resolve({ offset: known.offset, epoch: known.epoch });
-    return this.#load(room).then((p) => ({ offset: p.offset, epoch: p.epoch }));
+    // Not cached: a room is remembered once something is published in it, so reading the
+    // empty inbox of every connecting user costs no memory.
+    return this.#store().room(room);
   }
 
   /** The node's memory window is this broker's only hot history. */

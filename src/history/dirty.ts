@@ -32,6 +32,7 @@ export class DirtyRooms {
   constructor(
     private readonly client: () => Client | undefined,
     private readonly log: Logger,
+    private readonly epochOf: (room: string) => string,
   ) {}
 
   /**
@@ -107,7 +108,7 @@ export class DirtyRooms {
     this.#toMark = new Set();
     this.#marking = undefined;
     try {
-      await this.#update(rooms, 1);
+      await this.#markRows(rooms);
       if (this.#failing) this.log.info("dirty marks written again");
       this.#failing = false;
     } catch (err) {
@@ -119,6 +120,20 @@ export class DirtyRooms {
       this.#failing = true;
     }
     for (const room of rooms) this.#states.set(room, { kind: "dirty" });
+  }
+
+  /** Marks rooms dirty, creating the row of a room never written with its first epoch. */
+  async #markRows(rooms: string[]): Promise<void> {
+    const db = this.client();
+    if (!db) throw new Error("history store is not open");
+    for (let i = 0; i < rooms.length; i += CHUNK) {
+      const chunk = rooms.slice(i, i + CHUNK);
+      await db.execute({
+        sql: `INSERT INTO rooms (room, epoch, last_offset, dirty) VALUES ${chunk.map(() => "(?, ?, 0, 1)").join(",")}
+          ON CONFLICT(room) DO UPDATE SET dirty = 1`,
+        args: chunk.flatMap((room) => [room, this.epochOf(room)]),
+      });
+    }
   }
 
   async #update(rooms: string[], dirty: 0 | 1): Promise<void> {

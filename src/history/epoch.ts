@@ -7,3 +7,15 @@ export function newEpoch(): string {
   for (const b of bytes) out += ALPHABET[b & 63];
   return out;
 }
+
+/**
+ * The epoch a room has before anything was written for it: derived from the database's own
+ * id and the room name, so every node and every restart agrees on it without a write. A
+ * room's row is created by its first written message (or dirty mark) with this epoch.
+ */
+export function firstEpoch(databaseId: string, room: string): string {
+  const digest = new Bun.CryptoHasher("sha256").update(`${databaseId}\n${room}`).digest();
+  let out = "";
+  for (let i = 0; i < 8; i++) out += ALPHABET[(digest[i] as number) & 63];
+  return out;
+}

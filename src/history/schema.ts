@@ -27,3 +27,9 @@ export const rooms = sqliteTable("rooms", {
 });
 
 export type MessageRow = typeof messages.$inferSelect;
+
+/** Facts about the database itself, such as its random id (`database_id`). */
+export const meta = sqliteTable("edgepush_meta", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
+});

@@ -5,12 +5,13 @@ import type { Logger } from "../log.ts";
 import type { Message, Position } from "../protocol/frames.ts";
 import { modeOf, openClient } from "./connect.ts";
 import { DirtyRooms } from "./dirty.ts";
-import { newEpoch } from "./epoch.ts";
+import { firstEpoch } from "./epoch.ts";
 import { mergePage } from "./merge.ts";
+import { databaseId } from "./meta.ts";
 import { applyMigrations } from "./migrations.ts";
 import { PendingQueue } from "./queue.ts";
 import { retentionPass } from "./retention.ts";
-import { createRoom, type Db, readStored, storedPosition, writeBatch } from "./rows.ts";
+import { type Db, readStored, storedPosition, writeBatch } from "./rows.ts";
 import type { HistoryQuery, HistoryStats, HistoryStore, Retention } from "./types.ts";
 
 /** Longest wait between two write attempts while writes fail. */
@@ -59,10 +60,15 @@ export class LibsqlHistoryStore implements HistoryStore {
   #retained = 0;
   readonly #dirty: DirtyRooms;
   #clearing: Promise<void> = Promise.resolve();
+  #databaseId = "";
 
   constructor(opts: StoreOptions) {
     this.#opts = opts;
-    this.#dirty = new DirtyRooms(() => this.#client, opts.log);
+    this.#dirty = new DirtyRooms(
+      () => this.#client,
+      opts.log,
+      (room) => this.#firstEpoch(room),
+    );
   }
 
   async open(): Promise<void> {
@@ -76,6 +82,7 @@ export class LibsqlHistoryStore implements HistoryStore {
     }
     this.#client = client;
     this.#db = drizzle(client);
+    this.#databaseId = await databaseId(client);
     await this.#dirty.recover();
     const every = config.retentionIntervalSeconds * 1000;
     this.#retentionTimer = setInterval(() => void this.#retentionTick(), every);
@@ -170,7 +177,11 @@ export class LibsqlHistoryStore implements HistoryStore {
 
   async #loadRoom(room: string): Promise<Position> {
     const db = this.#database();
-    return (await storedPosition(db, room)) ?? (await createRoom(db, room, newEpoch()));
+    return (await storedPosition(db, room)) ?? { offset: 0, epoch: this.#firstEpoch(room) };
+  }
+
+  #firstEpoch(room: string): string {
+    return firstEpoch(this.#databaseId, room);
   }
 
   #schedule(delayMs: number): void {

@@ -24,7 +24,12 @@ test("migrate creates the database folder and tables once, however often it runs
   const log = recordingLogger();
   await migrateDatabase(config, log);
   await migrateDatabase(config, log);
-  expect(await tables(config.url)).toEqual(["edgepush_migrations", "messages", "rooms"]);
+  expect(await tables(config.url)).toEqual([
+    "edgepush_meta",
+    "edgepush_migrations",
+    "messages",
+    "rooms",
+  ]);
   const applied = log.lines.filter((l) => l.event === "migration applied");
   expect(applied.map((l) => l.fields.name)).toEqual(MIGRATIONS.map((m) => m.name));
   expect(

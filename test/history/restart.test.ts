@@ -108,6 +108,29 @@ describe("history across node restarts", () => {
     expect(next.offset).toBe(r.offset + 1);
   });
 
+  test("a user's empty inbox epoch holds across restarts, so its first direct messages are recovered", async () => {
+    const first = await start({ dir: freshDir() });
+    const carol = await connect(first, "carol");
+    const inbox = carol.frames[0]?.inbox as { offset: number; epoch: string };
+    carol.close();
+    await carol.closed;
+    expect(await first.stop("SIGTERM")).toBe(0);
+
+    const second = await start(first.again());
+    expect((await second.api("/v1/send", { body: { to: "carol", data: "first" } })).status).toBe(
+      200,
+    );
+    const back = await TestClient.open(second.ws);
+    clients.push(back);
+    const connected = await back.request({
+      type: "connect",
+      token: await tokenFor("carol"),
+      inbox,
+    });
+    expect(connected).toMatchObject({ recovered: true, inbox: { offset: 1, epoch: inbox.epoch } });
+    expect((await back.next((f) => f.type === "message")).data).toBe("first");
+  });
+
   test("direct messages sent to an offline user arrive on connect through inbox recovery", async () => {
     const first = await start({ dir: freshDir() });
     const bob = await connect(first, "bob");
