@@ -107,6 +107,18 @@ describe.each(kinds)("a three-node cluster over %s", (kind) => {
     }
   }, 30_000);
 
+  test("disconnecting a user closes its connections on every node", async () => {
+    const onA = await connect(a, "eve");
+    const onB = await connect(b, "eve");
+    await until(async () => (await json(c, "/v1/users/eve")).connections === 2, {
+      what: "eve's two connections in the cluster view",
+    });
+    const res = await c.api("/v1/users/eve/disconnect", { body: {} });
+    expect(await res.json()).toEqual({ disconnected: 2 });
+    expect((await onA.closed).code).toBe(4003);
+    expect((await onB.closed).code).toBe(4003);
+  }, 30_000);
+
   test("presence and online users agree across nodes", async () => {
     const room = "chat:agree";
     const alice = await connect(a, "alice-p");
