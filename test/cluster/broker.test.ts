@@ -296,4 +296,20 @@ describe.each(kinds)("%s broker against a real Redis", (kind) => {
     },
     20_000,
   );
+
+  test.if(kind === "upstash")(
+    "an event stream that goes silent is noticed by the missing heartbeat echo and replaced",
+    async () => {
+      fresh();
+      const a = await node("a", { presenceTtlSeconds: 1 });
+      const b = await node("b", { presenceTtlSeconds: 1 });
+      backend.gateway!.muteStream(0);
+      await a.sink.when(() => a.sink.statuses.includes(false), "a to notice the stall", 5000);
+      await a.sink.when(() => a.sink.statuses.at(-1) === true, "a to resubscribe");
+      await b.broker.publish({ room: "stall", data: 1 });
+      await a.sink.when(() => a.sink.messages.length === 1, "a to hear b again");
+      expect(b.sink.statuses).toEqual([true]);
+    },
+    20_000,
+  );
 });

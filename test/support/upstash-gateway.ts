@@ -16,6 +16,8 @@ export interface UpstashGateway {
   start(): void;
   /** Ends the `index`-th open event stream, oldest first, as a broken stream would end. */
   endStream(index: number): void;
+  /** Keeps the `index`-th stream open but sends nothing more on it: a silent stall. */
+  muteStream(index: number): void;
 }
 
 type Json = null | number | string | Json[];
@@ -59,8 +61,8 @@ export function startUpstashGateway(
   token = "test-upstash-token",
 ): UpstashGateway {
   let shared: Promise<RedisClient> | undefined;
-  /** End functions of open event streams, oldest first. */
-  const streams = new Set<() => void>();
+  /** Open event streams, oldest first. */
+  const streams = new Set<{ end(): void; muted: boolean }>();
 
   /** One shared connection for commands, opened again after Redis went away. */
   const connected = (): Promise<RedisClient> => {
@@ -136,16 +138,20 @@ export function startUpstashGateway(
     const body = new ReadableStream<Uint8Array>({
       async start(controller) {
         let open = true;
-        end = () => {
-          if (!open) return;
-          open = false;
-          streams.delete(end);
-          sub.close();
-          controller.close();
+        const stream = {
+          muted: false,
+          end: () => {
+            if (!open) return;
+            open = false;
+            streams.delete(stream);
+            sub.close();
+            controller.close();
+          },
         };
-        streams.add(end);
+        end = stream.end;
+        streams.add(stream);
         const send = (line: string) => {
-          if (open) controller.enqueue(encoder.encode(`data: ${line}\n\n`));
+          if (open && !stream.muted) controller.enqueue(encoder.encode(`data: ${line}\n\n`));
         };
         sub.onclose = () => end();
         req.signal.addEventListener("abort", () => end());
@@ -203,7 +209,7 @@ export function startUpstashGateway(
     url: `http://127.0.0.1:${port}`,
     token,
     async stop() {
-      for (const end of [...streams]) end();
+      for (const stream of [...streams]) stream.end();
       await server?.stop(true);
       server = undefined;
       const closing = shared;
@@ -214,9 +220,14 @@ export function startUpstashGateway(
       if (!server) server = listen(port);
     },
     endStream(index) {
-      const end = [...streams][index];
-      if (!end) throw new Error(`no open event stream ${index}`);
-      end();
+      const stream = [...streams][index];
+      if (!stream) throw new Error(`no open event stream ${index}`);
+      stream.end();
+    },
+    muteStream(index) {
+      const stream = [...streams][index];
+      if (!stream) throw new Error(`no open event stream ${index}`);
+      stream.muted = true;
     },
   };
 }
