@@ -10,6 +10,13 @@ import type {
   PublishInput,
 } from "./types.ts";
 
+/** A publish waiting for its room's position or its room's dirty mark. */
+interface Waiting {
+  input: PublishInput;
+  resolve: (m: Message) => void;
+  reject: (err: unknown) => void;
+}
+
 /**
  * The single-node broker: offsets come from a counter per room seeded from the history
  * store, and every cluster-wide question is answered from this node's own connections.
@@ -19,6 +26,7 @@ export class MemoryBroker implements Broker {
   #ctx?: BrokerContext;
   readonly #positions = new Map<string, Position>();
   readonly #loading = new Map<string, Promise<Position>>();
+  readonly #queues = new Map<string, Waiting[]>();
 
   async start(ctx: BrokerContext): Promise<void> {
     this.#ctx = ctx;
@@ -30,12 +38,42 @@ export class MemoryBroker implements Broker {
     return true;
   }
 
+  /**
+   * Assigns the next offset. Publishes that must wait (the room's position is loading, or
+   * the store is recording that the room has unwritten offsets) queue per room and are
+   * resolved in offset order, so the node delivers them in that order too.
+   */
   publish(input: PublishInput): Promise<Message> {
     const known = this.#positions.get(input.room);
-    if (!known) return this.#load(input.room).then(() => this.publish(input));
-    const reserving = this.#store().reserve(input.room);
-    if (!reserving) return Promise.resolve(this.#assign(known, input));
-    return reserving.then(() => this.#assign(known, input));
+    if (known && !this.#queues.has(input.room) && !this.#store().reserve(input.room)) {
+      return Promise.resolve(this.#assign(known, input));
+    }
+    return new Promise((resolve, reject) => {
+      let queue = this.#queues.get(input.room);
+      if (!queue) {
+        queue = [];
+        this.#queues.set(input.room, queue);
+        void this.#pump(input.room, queue);
+      }
+      queue.push({ input, resolve, reject });
+    });
+  }
+
+  async #pump(room: string, queue: Waiting[]): Promise<void> {
+    try {
+      const pos = this.#positions.get(room) ?? (await this.#load(room));
+      for (;;) {
+        const reserving = this.#store().reserve(room);
+        if (reserving) await reserving;
+        const batch = queue.splice(0);
+        if (batch.length === 0) break;
+        for (const w of batch) w.resolve(this.#assign(pos, w.input));
+      }
+    } catch (err) {
+      for (const w of queue.splice(0)) w.reject(err);
+    } finally {
+      this.#queues.delete(room);
+    }
   }
 
   position(room: string): Promise<Position> {

@@ -1,10 +1,11 @@
 import { ErrorCode } from "./codes.ts";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "./depth.ts";
 import type { ClientFrame, Position } from "./frames.ts";
 
 /** What parsing a client frame yields: the frame, or the error to answer with. */
 export type ParseResult =
   | { ok: true; frame: ClientFrame }
-  | { ok: false; id?: number; code: ErrorCode; message: string };
+  | { ok: false; id?: number; type?: string; code: ErrorCode; message: string };
 
 type Fields = Record<string, unknown>;
 
@@ -126,6 +127,13 @@ function build(type: string, f: Fields, id: number | undefined): ClientFrame {
  * if (r.ok) r.frame.type; // "ping"
  */
 export function parseClientFrame(text: string): ParseResult {
+  if (nestsDeeperThan(text)) {
+    return {
+      ok: false,
+      code: ErrorCode.badRequest,
+      message: `frame nests deeper than ${MAX_JSON_DEPTH} levels`,
+    };
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -162,7 +170,9 @@ export function parseClientFrame(text: string): ParseResult {
   try {
     return { ok: true, frame: build(f.type, f, id) };
   } catch (err) {
-    if (err instanceof FrameError) return { ok: false, id, code: err.code, message: err.message };
+    if (err instanceof FrameError) {
+      return { ok: false, id, type: f.type, code: err.code, message: err.message };
+    }
     throw err;
   }
 }

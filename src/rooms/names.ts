@@ -14,6 +14,23 @@ export function isRoomName(room: string): boolean {
   return ROOM_NAME.test(room);
 }
 
+/** Longest user id, in characters (code points), that can receive direct messages. */
+export const MAX_USER_CHARS = 256;
+
+/**
+ * Whether `user` can be the target of a direct message: 1 to 256 characters, well formed,
+ * with no control characters (C0, DEL, C1).
+ */
+export function isUserId(user: string): boolean {
+  if (user.length === 0 || !user.isWellFormed()) return false;
+  let n = 0;
+  for (const ch of user) {
+    const c = ch.codePointAt(0) as number;
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || ++n > MAX_USER_CHARS) return false;
+  }
+  return true;
+}
+
 /** The inbox room of `user`. */
 export function inboxOf(user: string): string {
   return `${INBOX_PREFIX}${user}`;

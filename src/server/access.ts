@@ -4,12 +4,10 @@ import {
   inboxOf,
   isRoomName,
   isSystemRoom,
+  isUserId,
   type Namespaces,
 } from "../rooms/names.ts";
 import type { Connection } from "./connection.ts";
-
-/** Longest user id accepted as the target of a direct message. */
-const MAX_USER = 256;
 
 function roomName(room: string): void {
   if (isSystemRoom(room))
@@ -46,9 +44,12 @@ export function checkHistory(ns: Namespaces, conn: Connection, room: string): vo
   checkSubscribe(ns, conn, room);
 }
 
-/** Throws unless `user` is a plausible direct-message target. */
+/** Throws unless `user` can be the target of a direct message. */
 export function checkUser(user: string): void {
-  if (user.length > MAX_USER || [...user].some((ch) => ch.charCodeAt(0) < 0x20)) {
-    throw new EdgepushError(ErrorCode.badRequest, "invalid user id");
+  if (!isUserId(user)) {
+    throw new EdgepushError(
+      ErrorCode.badRequest,
+      "invalid user id: 1-256 characters without control characters",
+    );
   }
 }

@@ -30,6 +30,8 @@ export interface NodeContext {
   expiry: ExpiryWheel;
   /** Set once Bun.serve is listening. */
   server?: Server<Connection>;
+  /** Open sockets, authenticated or not, for the connection limit. */
+  sockets: number;
   /** True from SIGTERM/SIGINT on: the node refuses new connections and reports not ready. */
   draining: boolean;
 }

@@ -52,6 +52,10 @@ const refuseAll: TokenVerifier = {
 
 async function buildContext(opts: StartOptions): Promise<NodeContext> {
   const { config, log } = opts;
+  if (config.server.mode === "development" && !hasTokenKey(config.auth)) {
+    config.auth.secret = crypto.randomUUID() + crypto.randomUUID();
+    log.warn("development mode: signing tokens with a random secret for this run only");
+  }
   const namespaces = new Namespaces(config.namespaces);
   const metrics = new Metrics();
   const registry = new Registry();
@@ -91,6 +95,7 @@ async function buildContext(opts: StartOptions): Promise<NodeContext> {
     delivery,
     reader,
     expiry,
+    sockets: 0,
     draining: false,
   };
 }

@@ -82,7 +82,7 @@ function onMessage(ctx: NodeContext, ws: Socket, raw: string | Buffer): void {
   conn.rateStrikes = 0;
 
   if (!parsed.ok) {
-    if (conn.state === "pending" && !conn.fromUrl) {
+    if (conn.state === "pending" && !conn.fromUrl && parsed.type !== "connect") {
       closeSocket(ws, ctx.metrics, CloseCode.unauthorized);
       return;
     }
@@ -112,7 +112,8 @@ function onMessage(ctx: NodeContext, ws: Socket, raw: string | Buffer): void {
 
 function onOpen(ctx: NodeContext, ws: Socket): void {
   const conn = ws.data;
-  if (ctx.registry.connections() >= ctx.config.limits.maxConnections || ctx.draining) {
+  ctx.sockets++;
+  if (ctx.sockets > ctx.config.limits.maxConnections || ctx.draining) {
     const code = ctx.draining ? CloseCode.restarting : CloseCode.overloaded;
     ctx.log.warn("connection refused", { remote: conn.remote, code });
     closeSocket(ws, ctx.metrics, code);
@@ -135,7 +136,10 @@ function onClose(ctx: NodeContext, ws: Socket, code: number, reason: string): vo
   const conn = ws.data;
   const byServer = conn.state === "closed";
   conn.state = "closed";
-  if (!byServer) ctx.metrics.close(code);
+  ctx.sockets--;
+  // Bun reports a frame over maxPayloadLength as 1006 here, though the client is sent 1009.
+  const sent = code === 1006 && reason === "Received too big message" ? CloseCode.tooLarge : code;
+  if (!byServer) ctx.metrics.close(sent);
   clearTimeout(conn.connectTimer);
   ctx.expiry.remove(ws);
   for (const room of [...(conn.holds?.keys() ?? [])]) ctx.delivery.release(room, conn);

@@ -54,6 +54,16 @@ describe("bad frames get an error and change nothing", () => {
       '{"type":"history","id":1,"room":"r","since":1,"before":3}',
       "bad_request",
     ],
+    [
+      "data nested 40 deep",
+      `{"type":"publish","id":1,"room":"r","data":${"[".repeat(40)}${"]".repeat(40)}}`,
+      "bad_request",
+    ],
+    [
+      "a direct message to a user id with a control character",
+      '{"type":"send","id":1,"to":"a\\u0007b","data":1}',
+      "bad_request",
+    ],
   ];
   for (const [what, text, code] of cases) {
     test(`${what} is ${code}`, async () => {
@@ -98,10 +108,23 @@ describe("bad frames get an error and change nothing", () => {
 });
 
 describe("limits", () => {
-  test("a frame over maxFrameBytes closes with 1009", async () => {
+  test("a frame over maxFrameBytes closes with 1009, counted as 1009", async () => {
     const c = await TestClient.connect(node.ws, "alice");
     c.send({ type: "publish", room: "big", data: "x".repeat(5000) });
     expect((await c.closed).code).toBe(1009);
+    await until(async () =>
+      (await (await node.api("/metrics")).text()).includes('edgepush_closes_total{code="1009"}'),
+    );
+  });
+
+  test("a connect frame with a malformed inbox is bad_request and the socket may try again", async () => {
+    const c = await TestClient.open(node.ws);
+    const token = await tokenFor("alice");
+    c.send({ type: "connect", id: 1, token, inbox: { offset: -1, epoch: "e" } });
+    expect(await c.next()).toMatchObject({ type: "error", id: 1, code: "bad_request" });
+    c.send({ type: "connect", id: 2, token });
+    expect(await c.next()).toMatchObject({ type: "connected", id: 2, user: "alice" });
+    c.close();
   });
 
   test("repeated bad frames close with 1008", async () => {
@@ -118,6 +141,22 @@ describe("limits", () => {
     expect(closed.code).toBe(4029);
     expect(c.all((f) => f.type === "error" && f.code === "rate_limited").length).toBeGreaterThan(0);
     expect(c.all((f) => f.type === "pong").length).toBeGreaterThan(0);
+  });
+
+  test("sockets that have not authenticated yet count toward maxConnections", async () => {
+    const idle: TestClient[] = [];
+    let refused: number | undefined;
+    for (let i = 0; i < 45 && refused === undefined; i++) {
+      const c = await TestClient.open(node.ws);
+      const closed = c.closed.then((x) => x.code);
+      const first = await Promise.race([closed, Bun.sleep(50).then(() => undefined)]);
+      if (first !== undefined) refused = first;
+      else idle.push(c);
+    }
+    expect(refused).toBe(1013);
+    expect(idle.length).toBeLessThan(40);
+    for (const c of idle) c.close();
+    await Promise.all(idle.map((c) => c.closed));
   });
 
   test("connections past maxConnections close with 1013", async () => {

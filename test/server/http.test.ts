@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type Frame, TestClient } from "../support/client.ts";
-import { type NodeProcess, spawnNode } from "../support/node.ts";
+import { type NodeProcess, spawnNode, TEST_API_KEY } from "../support/node.ts";
 
 let node: NodeProcess;
 
@@ -49,6 +49,22 @@ describe("HTTP API", () => {
       const res = await node.api("/v1/publish", { body });
       expect(res.status).toBe(400);
       expect((await json(res)).error.code).toBe("bad_request");
+    }
+  });
+
+  test("a body that is not JSON-typed or nests too deep is 400, and bad disconnect codes too", async () => {
+    const form = await fetch(`${node.http}/v1/broadcast`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TEST_API_KEY}` },
+      body: '{"data":1}',
+    });
+    expect(form.status).toBe(400);
+    expect((await json(form)).error.code).toBe("bad_request");
+    const deep = `{"room":"r","data":${"[".repeat(40)}${"]".repeat(40)}}`;
+    expect((await node.api("/v1/publish", { body: deep })).status).toBe(400);
+    expect((await node.api("/v1/send", { body: { to: "a\nb", data: 1 } })).status).toBe(400);
+    for (const code of [1015, 1006, 2000]) {
+      expect((await node.api("/v1/users/x/disconnect", { body: { code } })).status).toBe(400);
     }
   });
 

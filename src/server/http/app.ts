@@ -5,6 +5,7 @@ import { mintToken } from "../../auth/mint.ts";
 import { clientBundle } from "../../client/bundle.ts";
 import { demoPage } from "../../demo/index.ts";
 import { EdgepushError, ErrorCode, httpStatusOf } from "../../protocol/codes.ts";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "../../protocol/depth.ts";
 import { historyItem } from "../../protocol/serialize.ts";
 import { BROADCAST_ROOM, inboxOf, isRoomName, isSystemRoom } from "../../rooms/names.ts";
 import type { NodeContext } from "../context.ts";
@@ -44,9 +45,18 @@ function guard(app: App, ctx: NodeContext): void {
     if (c.req.method === "POST") {
       const max = ctx.config.limits.maxFrameBytes;
       const declared = Number(c.req.header("content-length") ?? 0);
-      if (declared > max || (await c.req.text()).length > max) {
+      const text = declared > max ? "" : await c.req.text();
+      if (declared > max || Buffer.byteLength(text) > max) {
         ctx.metrics.error(ErrorCode.tooLarge);
         return errorResponse(c, ErrorCode.tooLarge, `body over ${max} bytes`);
+      }
+      if (nestsDeeperThan(text)) {
+        ctx.metrics.error(ErrorCode.badRequest);
+        return errorResponse(
+          c,
+          ErrorCode.badRequest,
+          `body nests deeper than ${MAX_JSON_DEPTH} levels`,
+        );
       }
     }
     await next();
@@ -57,7 +67,11 @@ function guard(app: App, ctx: NodeContext): void {
       return errorResponse(c, err.code, err.message);
     }
     const status = (err as { status?: number }).status;
-    if (status === 400) return errorResponse(c, ErrorCode.badRequest, err.message);
+    if (status !== undefined && status >= 400 && status < 500) {
+      ctx.metrics.error(ErrorCode.badRequest);
+      const hint = status === 415 ? " (send content-type: application/json)" : "";
+      return errorResponse(c, ErrorCode.badRequest, `${err.message}${hint}`);
+    }
     ctx.log.error("http handler failed", { path: c.req.path, error: String(err) });
     ctx.metrics.error(ErrorCode.internal);
     return errorResponse(c, ErrorCode.internal, "internal error");
@@ -133,6 +147,9 @@ function listings(app: App, ctx: NodeContext): void {
   });
   app.openapi(routes.presenceRoute, async (c) => {
     const room = roomParam(c.req.valid("param").room);
+    if (!ctx.namespaces.of(room).presence) {
+      throw new EdgepushError(ErrorCode.forbidden, `presence is off for "${room}"`);
+    }
     return c.json({ room, users: await ctx.broker.presence(room) }, 200);
   });
   app.openapi(routes.historyRoute, async (c) => {

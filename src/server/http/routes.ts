@@ -1,4 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
+import { isUserId } from "../../rooms/names.ts";
 
 /** Request and response schemas of the HTTP API; they validate bodies and make /v1/openapi.json. */
 
@@ -69,7 +70,14 @@ export const sendRoute = createRoute({
   method: "post",
   path: "/v1/send",
   security,
-  request: body(z.object({ to: z.string().min(1).max(256), data: Data }).strict()),
+  request: body(
+    z
+      .object({
+        to: z.string().refine(isUserId, "1-256 characters without control characters"),
+        data: Data,
+      })
+      .strict(),
+  ),
   responses: json(Position, "The inbox room, offset and epoch"),
 });
 
@@ -118,7 +126,11 @@ export const disconnectRoute = createRoute({
         "application/json": {
           schema: z
             .object({
-              code: z.number().int().min(1000).max(4999).optional(),
+              code: z
+                .number()
+                .int()
+                .refine((c) => c === 1000 || (c >= 3000 && c <= 4999), "1000, or 3000-4999")
+                .optional(),
               reason: z.string().max(120).optional(),
             })
             .strict(),
