@@ -8,9 +8,19 @@ import { openEventStream } from "./upstash-stream.ts";
 /** Longest wait for one REST request (a pipeline of commands). */
 const REQUEST_TIMEOUT_MS = 3000;
 
-/** @upstash/redis throws UpstashError for an error reply; anything else is the transport's. */
+/**
+ * Whether an error is Redis answering (an error reply such as `ERR …` or `NOSCRIPT …`, which
+ * @upstash/redis throws as UpstashError, prefixed "Command failed: " in a pipeline). Any other
+ * failure, including an HTTP error whose body is not a Redis reply, means Redis was not reached.
+ */
+function isReply(err: unknown): boolean {
+  if ((err as Error)?.name !== "UpstashError") return false;
+  const message = String((err as Error).message).replace(/^Command failed: /, "");
+  return /^[A-Z][A-Z_]+ /.test(message);
+}
+
 function linkFailure(err: unknown): unknown {
-  if ((err as Error)?.name === "UpstashError") return err;
+  if (isReply(err)) return err;
   return new LinkError(String((err as Error)?.message ?? err));
 }
 

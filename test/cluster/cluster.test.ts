@@ -76,7 +76,7 @@ describe.each(kinds)("a three-node cluster over %s", (kind) => {
     await Promise.all([a, b, c, ...extra].map((n) => n?.stop()));
     await gateway?.stop();
     await redis?.dispose();
-    rmSync(dir, { recursive: true, force: true });
+    if (dir) rmSync(dir, { recursive: true, force: true });
   }, 30_000);
 
   test("a publish on one node reaches clients on every node with the same offsets", async () => {
@@ -196,10 +196,13 @@ describe.each(kinds)("a three-node cluster over %s", (kind) => {
     const lastSeen = await subscribe(leaver, room);
     expect(lastSeen.offset).toBe(10);
     await redis.kill();
-    leaver.close();
-    await leaver.closed;
-    for (let i = 10; i < 13; i++) await send(a, i);
-    await redis.start();
+    try {
+      leaver.close();
+      await leaver.closed;
+      for (let i = 10; i < 13; i++) await send(a, i);
+    } finally {
+      await redis.start();
+    }
     for (const node of [a, b, c]) {
       await until(async () => (await node.api("/v1/ready")).status === 200, {
         what: "ready again",

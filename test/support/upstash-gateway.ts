@@ -49,6 +49,11 @@ function errorText(err: unknown): string {
   return String((err as Error)?.message ?? err);
 }
 
+/** 400 for an error reply from Redis, 503 when Redis could not be reached. */
+function errorStatus(err: unknown): number {
+  return (err as { code?: string })?.code === "ERR_REDIS_SERVER_ERROR" ? 400 : 503;
+}
+
 /**
  * Starts the gateway on a free loopback port in front of `redisUrl`.
  *
@@ -91,7 +96,7 @@ export function startUpstashGateway(
     try {
       return Response.json({ result: await run(await connected(), command, base64) });
     } catch (err) {
-      return Response.json({ error: errorText(err) }, { status: 400 });
+      return Response.json({ error: errorText(err) }, { status: errorStatus(err) });
     }
   };
 
@@ -121,7 +126,7 @@ export function startUpstashGateway(
       const results = (await client.send("EXEC", [])) as unknown[];
       return Response.json(results.map((r) => ({ result: encodeResult(r, base64) })));
     } catch (err) {
-      return Response.json({ error: errorText(err) }, { status: 400 });
+      return Response.json({ error: errorText(err) }, { status: errorStatus(err) });
     } finally {
       if (transaction) client?.close();
     }
