@@ -63,6 +63,7 @@ export const configSchema = z
         connectTimeoutSeconds: seconds,
         pingSeconds: count,
         idleTimeoutSeconds: count.max(960),
+        collectAfterOpens: z.number().int().min(0),
       })
       .strict(),
     limits: z

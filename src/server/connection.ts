@@ -32,7 +32,8 @@ export interface Connection {
   /** When the client last sent a frame (ms, performance.now()), for the idle timeout. */
   lastSeen: number;
   connectTimer?: Timer;
-  remote: string;
+  /** The second the token expires at in the node's expiry wheel, while it is in one. */
+  expiresAt?: number;
 }
 
 export type Socket = ServerWebSocket<Connection>;
@@ -47,32 +48,36 @@ export function presenceTopic(room: string): string {
 
 const ID_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789";
 
-/** A new client id such as `c_8f2k0q1z`. */
+/** A new client id such as `c_8f2k0q1z3m`, built as one flat string (no rope of pieces). */
 export function newClientId(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(10));
-  let id = "c_";
-  for (const b of bytes) id += ID_CHARS[b % ID_CHARS.length];
-  return id;
+  const codes = [99, 95]; // "c_"
+  for (const b of bytes) codes.push(ID_CHARS.charCodeAt(b % ID_CHARS.length));
+  return String.fromCharCode(...codes);
 }
 
 /** Fresh state for a socket about to be upgraded. */
-export function newConnection(
-  remote: string,
-  urlToken: string | undefined,
-  rate: number,
-): Connection {
+export function newConnection(urlToken: string | undefined, rate: number): Connection {
   const now = performance.now();
+  // Every field is set here, so that all connections share one object shape with its fields
+  // inline and none grows a separate property store later.
   return {
     id: newClientId(),
     urlToken,
     fromUrl: urlToken !== undefined,
     state: "pending",
     user: "",
+    exp: undefined,
+    grants: undefined,
+    rooms: undefined,
+    holds: undefined,
+    queue: undefined,
     tokens: rate,
     refilledAt: now,
     rateStrikes: 0,
     badFrames: 0,
     lastSeen: now,
-    remote,
+    connectTimer: undefined,
+    expiresAt: undefined,
   };
 }

@@ -32,6 +32,8 @@ export interface NodeContext {
   server?: Server<Connection>;
   /** Open sockets, authenticated or not, for the connection limit. */
   sockets: number;
+  /** Sockets ever opened on this node. */
+  opened: number;
   /** True from SIGTERM/SIGINT on: the node refuses new connections and reports not ready. */
   draining: boolean;
 }

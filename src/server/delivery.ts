@@ -86,9 +86,9 @@ export class Delivery {
     const server = this.#server;
     if (!server) return;
     const topic = presenceTopic(event.room);
-    const own = [...this.deps.registry.socketsOf(event.user)].filter(
-      (ws) => ws.data.rooms?.get(event.room)?.presence && ws.isSubscribed(topic),
-    );
+    const own = this.deps.registry
+      .socketsOf(event.user)
+      .filter((ws) => ws.data.rooms?.get(event.room)?.presence && ws.isSubscribed(topic));
     for (const ws of own) ws.unsubscribe(topic);
     const n = server.subscriberCount(topic);
     if (n > 0) {

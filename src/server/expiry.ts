@@ -3,11 +3,11 @@ import type { Socket } from "./connection.ts";
 /**
  * Token expiry for every connection on one timer: connections are kept in buckets by the
  * second their token expires, and a tick each second closes the due ones. One timer per
- * connection would cost more memory than the rest of an idle connection's state.
+ * connection would cost more memory than the rest of an idle connection's state. A
+ * connection's bucket is kept on the connection itself (`expiresAt`).
  */
 export class ExpiryWheel {
   readonly #buckets = new Map<number, Set<Socket>>();
-  readonly #at = new WeakMap<Socket, number>();
   #timer: Timer | undefined;
 
   constructor(private readonly onExpired: (ws: Socket) => void) {}
@@ -32,14 +32,14 @@ export class ExpiryWheel {
       this.#buckets.set(second, bucket);
     }
     bucket.add(ws);
-    this.#at.set(ws, second);
+    ws.data.expiresAt = second;
   }
 
   /** Forgets `ws` (closed, or refreshed without `exp`). */
   remove(ws: Socket): void {
-    const second = this.#at.get(ws);
+    const second = ws.data.expiresAt;
     if (second === undefined) return;
-    this.#at.delete(ws);
+    ws.data.expiresAt = undefined;
     const bucket = this.#buckets.get(second);
     bucket?.delete(ws);
     if (bucket?.size === 0) this.#buckets.delete(second);
@@ -52,7 +52,7 @@ export class ExpiryWheel {
       if (second > now) continue;
       this.#buckets.delete(second);
       for (const ws of bucket) {
-        this.#at.delete(ws);
+        ws.data.expiresAt = undefined;
         this.onExpired(ws);
       }
     }

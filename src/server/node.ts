@@ -9,6 +9,7 @@ import { MemoryWindow } from "../history/window.ts";
 import type { Logger } from "../log.ts";
 import { CloseCode } from "../protocol/codes.ts";
 import { BROADCAST_ROOM, Namespaces } from "../rooms/names.ts";
+import { burstCollector } from "./collect.ts";
 import type { Connection } from "./connection.ts";
 import type { NodeContext } from "./context.ts";
 import { Delivery } from "./delivery.ts";
@@ -96,6 +97,7 @@ async function buildContext(opts: StartOptions): Promise<NodeContext> {
     reader,
     expiry,
     sockets: 0,
+    opened: 0,
     draining: false,
   };
 }
@@ -196,10 +198,10 @@ export async function startNode(opts: StartOptions): Promise<EdgeNode> {
   const server: Server<Connection> = Bun.serve<Connection>({
     hostname: config.server.host,
     port: config.server.port,
-    fetch(req, srv) {
+    fetch(req) {
       const url = new URL(req.url);
       if (url.pathname === wsPath && req.headers.get("upgrade")?.toLowerCase() === "websocket") {
-        return upgrade(ctx, req, srv.requestIP(req)?.address);
+        return upgrade(ctx, req, url);
       }
       return app.fetch(req);
     },
@@ -224,6 +226,7 @@ export async function startNode(opts: StartOptions): Promise<EdgeNode> {
       if (server.publish(BROADCAST_ROOM, ping) === -1) ctx.delivery.onBackpressure();
     }, config.ws.pingSeconds * 1000),
     setInterval(() => sweepSlowConsumers(ctx), 1000),
+    setInterval(burstCollector(ctx), 1000),
     setInterval(() => sweepIdle(ctx), Math.min(5000, config.ws.idleTimeoutSeconds * 250)),
   ];
   log.info("listening", {

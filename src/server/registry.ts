@@ -6,7 +6,8 @@ import type { Socket } from "./connection.ts";
  * counts. It answers the broker's questions about the node (`LocalView`).
  */
 export class Registry implements LocalView {
-  readonly #byUser = new Map<string, Set<Socket>>();
+  /** user → its connection, or a set of them once it has more than one (most users have one). */
+  readonly #byUser = new Map<string, Socket | Set<Socket>>();
   /** room → user → connections of that user subscribed to the room. */
   readonly #rooms = new Map<string, Map<string, number>>();
   #count = 0;
@@ -14,24 +15,30 @@ export class Registry implements LocalView {
   /** Adds an authenticated connection; true when it is the user's first on this node. */
   add(ws: Socket): boolean {
     this.#count++;
-    let set = this.#byUser.get(ws.data.user);
-    const first = !set;
-    if (!set) {
-      set = new Set();
-      this.#byUser.set(ws.data.user, set);
+    const user = ws.data.user;
+    const held = this.#byUser.get(user);
+    if (held === undefined) {
+      this.#byUser.set(user, ws);
+      return true;
     }
-    set.add(ws);
-    return first;
+    if (held instanceof Set) held.add(ws);
+    else this.#byUser.set(user, new Set([held, ws]));
+    return false;
   }
 
   /** Removes a connection; true when it was the user's last on this node. */
   remove(ws: Socket): boolean {
-    const set = this.#byUser.get(ws.data.user);
-    if (!set?.delete(ws)) return false;
+    const user = ws.data.user;
+    const held = this.#byUser.get(user);
+    if (held === ws) {
+      this.#byUser.delete(user);
+      this.#count--;
+      return true;
+    }
+    if (!(held instanceof Set) || !held.delete(ws)) return false;
     this.#count--;
-    if (set.size > 0) return false;
-    this.#byUser.delete(ws.data.user);
-    return true;
+    if (held.size === 1) this.#byUser.set(user, held.values().next().value as Socket);
+    return false;
   }
 
   /** Records that `user` has one more connection in `room`; true when it is the first. */
@@ -61,18 +68,23 @@ export class Registry implements LocalView {
   }
 
   /** The connections of `user` on this node. */
-  socketsOf(user: string): ReadonlySet<Socket> {
-    return this.#byUser.get(user) ?? new Set();
+  socketsOf(user: string): Socket[] {
+    const held = this.#byUser.get(user);
+    if (held === undefined) return [];
+    return held instanceof Set ? [...held] : [held];
   }
 
   /** Every open connection, for drain and sweeps. */
   *sockets(): IterableIterator<Socket> {
-    for (const set of this.#byUser.values()) yield* set;
+    for (const held of this.#byUser.values()) {
+      if (held instanceof Set) yield* held;
+      else yield held;
+    }
   }
 
   users(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const [user, set] of this.#byUser) out.set(user, set.size);
+    for (const [user, held] of this.#byUser) out.set(user, held instanceof Set ? held.size : 1);
     return out;
   }
 
@@ -100,8 +112,8 @@ export class Registry implements LocalView {
   }
 
   disconnect(user: string, code: number, reason: string): number {
-    const set = [...(this.#byUser.get(user) ?? [])];
-    for (const ws of set) ws.close(code, reason);
-    return set.length;
+    const sockets = this.socketsOf(user);
+    for (const ws of sockets) ws.close(code, reason);
+    return sockets.length;
   }
 }

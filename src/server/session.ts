@@ -50,7 +50,11 @@ export async function authenticate(
   clearTimeout(conn.connectTimer);
   if (token === undefined) {
     if (!ctx.config.auth.anonymous) {
-      ctx.log.warn("auth failed", { client: conn.id, remote: conn.remote, reason: "no token" });
+      ctx.log.warn("auth failed", {
+        client: conn.id,
+        remote: ws.remoteAddress,
+        reason: "no token",
+      });
       closeSocket(ws, ctx.metrics, CloseCode.unauthorized);
       return;
     }
@@ -58,7 +62,11 @@ export async function authenticate(
   } else {
     const result = await ctx.verifier.verify(token);
     if (!result.ok) {
-      ctx.log.warn("auth failed", { client: conn.id, remote: conn.remote, reason: result.reason });
+      ctx.log.warn("auth failed", {
+        client: conn.id,
+        remote: ws.remoteAddress,
+        reason: result.reason,
+      });
       closeSocket(
         ws,
         ctx.metrics,
@@ -75,7 +83,15 @@ export async function authenticate(
   ws.subscribe(BROADCAST_ROOM);
 
   const inbox = inboxRoom(ws);
-  const joined = await prepareJoin(ctx, ws, inbox, frame?.inbox);
+  const joined = await prepareJoin(ctx, ws, inbox, frame?.inbox).catch((err: unknown) => {
+    if (err instanceof EdgepushError && err.code === ErrorCode.unavailable) return undefined;
+    throw err;
+  });
+  if (!joined) {
+    // The cluster broker is out of reach or slow for now: 1013 makes the client back off.
+    closeSocket(ws, ctx.metrics, CloseCode.overloaded, "try again later: cluster unavailable");
+    return;
+  }
   const connected: Record<string, unknown> = {
     type: "connected",
     client: conn.id,

@@ -96,7 +96,7 @@ function onMessage(ctx: NodeContext, ws: Socket, raw: string | Buffer): void {
     if (frame.type !== "connect") {
       ctx.log.warn("auth failed", {
         client: conn.id,
-        remote: conn.remote,
+        remote: ws.remoteAddress,
         reason: `${frame.type} before connect`,
       });
       closeSocket(ws, ctx.metrics, CloseCode.unauthorized);
@@ -113,9 +113,10 @@ function onMessage(ctx: NodeContext, ws: Socket, raw: string | Buffer): void {
 function onOpen(ctx: NodeContext, ws: Socket): void {
   const conn = ws.data;
   ctx.sockets++;
+  ctx.opened++;
   if (ctx.sockets > ctx.config.limits.maxConnections || ctx.draining) {
     const code = ctx.draining ? CloseCode.restarting : CloseCode.overloaded;
-    ctx.log.warn("connection refused", { remote: conn.remote, code });
+    ctx.log.warn("connection refused", { remote: ws.remoteAddress, code });
     closeSocket(ws, ctx.metrics, code);
     return;
   }
@@ -127,7 +128,7 @@ function onOpen(ctx: NodeContext, ws: Socket): void {
   }
   conn.connectTimer = setTimeout(() => {
     if (conn.state !== "pending") return;
-    ctx.log.info("no connect frame in time", { client: conn.id, remote: conn.remote });
+    ctx.log.info("no connect frame in time", { client: conn.id, remote: ws.remoteAddress });
     closeSocket(ws, ctx.metrics, CloseCode.connectTimeout);
   }, ctx.config.ws.connectTimeoutSeconds * 1000);
 }
@@ -178,11 +179,7 @@ export function websocketHandlers(ctx: NodeContext): WebSocketHandler<Connection
 }
 
 /** Upgrades a request to /v1/ws; answers with an error response when it is not a WebSocket. */
-export function upgrade(
-  ctx: NodeContext,
-  req: Request,
-  ip: string | undefined,
-): Response | undefined {
+export function upgrade(ctx: NodeContext, req: Request, url: URL): Response | undefined {
   const server = ctx.server;
   if (!server || ctx.draining) {
     return Response.json(
@@ -190,8 +187,8 @@ export function upgrade(
       { status: 503 },
     );
   }
-  const token = new URL(req.url).searchParams.get("token") ?? undefined;
-  const data = newConnection(ip ?? "", token || undefined, ctx.config.limits.framesPerSecond);
+  const token = url.searchParams.get("token") ?? undefined;
+  const data = newConnection(token || undefined, ctx.config.limits.framesPerSecond);
   if (server.upgrade(req, { data })) return undefined;
   return Response.json(
     { error: { code: "bad_request", message: "expected a WebSocket upgrade" } },

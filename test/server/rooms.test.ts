@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type Frame, TestClient, tokenFor } from "../support/client.ts";
 import { type NodeProcess, spawnNode } from "../support/node.ts";
+import { until } from "../support/wait.ts";
 
 let node: NodeProcess;
 
@@ -174,6 +175,26 @@ describe("direct messages", () => {
     }
     expect(a.all(isMsg("@dm-bob"))).toHaveLength(0);
     for (const c of [a, b1, b2]) c.close();
+  });
+
+  test("a user's connections come and go one by one: the rest keep receiving and counting", async () => {
+    const a = await TestClient.connect(node.ws, "dm-sender");
+    const bobs = await Promise.all([1, 2, 3].map(() => TestClient.connect(node.ws, "dm-dave")));
+    const count = async () => {
+      const res = await node.api("/v1/users");
+      const body = (await res.json()) as { users: { user: string; connections: number }[] };
+      return body.users.find((u) => u.user === "dm-dave")?.connections ?? 0;
+    };
+    expect(await count()).toBe(3);
+    for (let left = 3; left > 0; left--) {
+      await a.request({ type: "send", to: "dm-dave", data: left });
+      for (const b of bobs) expect((await b.next(isMsg("@dm-dave"))).data).toBe(left);
+      const gone = bobs.shift() as TestClient;
+      gone.close();
+      await gone.closed;
+      await until(async () => (await count()) === left - 1, { what: `${left - 1} connections` });
+    }
+    a.close();
   });
 
   test("missed while offline are recovered with connect.inbox", async () => {
