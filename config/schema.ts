@@ -74,6 +74,7 @@ export const configSchema = z
         badFrames: count,
         backpressureBytes: count,
         maxConnections: count,
+        apiRequestsPerSecond: count,
         historyLimit: count,
       })
       .strict(),

@@ -51,6 +51,7 @@ export const BENCH_LIMITS = `limits:
   framesPerSecond: 1000000
   rateLimitStrikes: 1000000
   maxConnections: 1000000
+  apiRequestsPerSecond: 1000000
 `;
 
 const ROOT = resolve(import.meta.dir, "../..");

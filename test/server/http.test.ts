@@ -178,3 +178,40 @@ describe("HTTP API", () => {
     expect(Object.keys(doc.paths)).toContain("/v1/rooms/{room}/history");
   });
 });
+
+describe("HTTP API rate limit", () => {
+  let limited: NodeProcess;
+  beforeAll(async () => {
+    limited = await spawnNode({ config: "limits:\n  apiRequestsPerSecond: 2\n" });
+  });
+  afterAll(() => limited.kill());
+
+  test("calls over the rate per API key are 429 rate_limited with Retry-After; probes are not limited", async () => {
+    const answers = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        limited.api("/v1/publish", { body: { room: "limited", data: i } }),
+      ),
+    );
+    const refused = answers.filter((r) => r.status === 429);
+    const accepted = answers.filter((r) => r.status === 200);
+    expect(refused.length + accepted.length).toBe(40);
+    // A burst of 2, then 2 a second: however slow the machine, most of the 40 are refused.
+    expect(refused.length).toBeGreaterThan(20);
+    expect(Number(refused[0]?.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(await json(refused[0] as Response)).toEqual({
+      error: { code: "rate_limited", message: expect.stringContaining("2 requests per second") },
+    });
+    // Accepted publishes got consecutive offsets: nothing refused was published.
+    const offsets = (await Promise.all(accepted.map(json)))
+      .map((a) => a.offset)
+      .sort((x, y) => x - y);
+    expect(offsets).toEqual(offsets.map((_, i) => i + 1));
+    for (const open of ["/v1/health", "/v1/ready", "/metrics"]) {
+      expect((await limited.api(open, { key: null })).status).toBe(200);
+    }
+    // A wrong key is refused as unauthorized, not counted against the real key's bucket.
+    expect((await limited.api("/v1/users", { key: "wrong-key-wrong-key-wrong" })).status).toBe(401);
+    const metrics = await (await limited.api("/metrics", { key: null })).text();
+    expect(metrics).toMatch(/edgepush_errors_total\{code="rate_limited"\} [1-9]/);
+  });
+});

@@ -9,6 +9,7 @@ import { MAX_JSON_DEPTH, nestsDeeperThan } from "../../protocol/depth.ts";
 import { historyItem } from "../../protocol/serialize.ts";
 import { BROADCAST_ROOM, inboxOf, isRoomName, isSystemRoom } from "../../rooms/names.ts";
 import type { NodeContext } from "../context.ts";
+import { RateLimiter } from "./ratelimit.ts";
 import * as routes from "./routes.ts";
 
 type App = OpenAPIHono;
@@ -34,13 +35,28 @@ function validationMessage(error: { issues: { path: PropertyKey[]; message: stri
 }
 
 function guard(app: App, ctx: NodeContext): void {
+  const limiter = new RateLimiter(ctx.config.limits.apiRequestsPerSecond);
   app.use("*", async (c, next) => {
     const path = c.req.path;
+    let bucket: string | undefined;
     if (path.startsWith("/v1/") && !OPEN_PATHS.has(path)) {
-      if (!checkApiKey(ctx.config.auth.apiKeys, c.req.header("authorization"))) {
+      bucket = c.req.header("authorization");
+      if (!checkApiKey(ctx.config.auth.apiKeys, bucket)) {
         ctx.metrics.error(ErrorCode.unauthorized);
         return errorResponse(c, ErrorCode.unauthorized, "missing or wrong API key");
       }
+    } else if (path === "/v1/dev/token") {
+      bucket = path;
+    }
+    const wait = bucket === undefined ? 0 : limiter.take(bucket);
+    if (wait > 0) {
+      ctx.metrics.error(ErrorCode.rateLimited);
+      c.header("retry-after", String(wait));
+      return errorResponse(
+        c,
+        ErrorCode.rateLimited,
+        `over ${ctx.config.limits.apiRequestsPerSecond} requests per second; retry in ${wait} s`,
+      );
     }
     if (c.req.method === "POST") {
       const max = ctx.config.limits.maxFrameBytes;
