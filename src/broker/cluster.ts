@@ -118,17 +118,11 @@ export class ClusterBroker implements Broker {
       data,
       String(ctx.config.broker.hotHistorySize),
     ];
+    const late = (answer: unknown) => this.#late(input, answer);
     for (let attempt = 0; attempt < SEED_ATTEMPTS; attempt++) {
-      const r = (await this.#run(publishScript, this.#roomKeys(room), argv, true)) as unknown[];
-      if (r[0] === 1) {
-        const message: Message = {
-          room,
-          offset: Number(r[1]),
-          epoch: String(r[2]),
-          data: input.data === undefined ? null : input.data,
-          ts: Number(r[3]),
-        };
-        if (hasFrom) message.from = input.from;
+      const r = await this.#run(publishScript, this.#roomKeys(room), argv, true, late);
+      const message = this.#assigned(input, r);
+      if (message) {
         this.#see(message);
         this.#stats.published++;
         return message;
@@ -136,6 +130,37 @@ export class ClusterBroker implements Broker {
       await this.#seed(room);
     }
     throw new EdgepushError(ErrorCode.internal, `sequence of "${room}" could not be seeded`);
+  }
+
+  /** The message a publish script's answer assigned, or undefined when it needs a seed. */
+  #assigned(input: PublishInput, answer: unknown): Message | undefined {
+    const r = answer as unknown[];
+    if (r[0] !== 1) return undefined;
+    const message: Message = {
+      room: input.room,
+      offset: Number(r[1]),
+      epoch: String(r[2]),
+      data: input.data === undefined ? null : input.data,
+      ts: Number(r[3]),
+    };
+    if (input.from !== undefined) message.from = input.from;
+    return message;
+  }
+
+  /**
+   * A publish whose caller got `unavailable` (timeout) was assigned after all. Other nodes
+   * deliver it from the channel, where this node skips its own messages, so this node delivers
+   * it here and queues it for the history store, as its caller would have.
+   */
+  #late(input: PublishInput, answer: unknown): void {
+    const message = this.#assigned(input, answer);
+    if (!message) return;
+    const ctx = this.#context();
+    this.#see(message);
+    this.#stats.late++;
+    ctx.log.info("late publish delivered", { room: message.room, offset: message.offset });
+    ctx.sink.message(message);
+    ctx.store.append(message);
   }
 
   async position(room: string): Promise<Position> {
@@ -331,9 +356,16 @@ export class ClusterBroker implements Broker {
     return sumCounts(lists, new Map(local));
   }
 
-  /** Runs a script on the current link; an unreachable Redis becomes `unavailable`. */
-  #run(script: Script, keys: string[], args: string[], counted = false): Promise<unknown> {
-    return this.#links().use((link: Link) => link.script(script, keys, args), script.name, counted);
+  /** Runs a script on the current link; an unreachable or slow Redis becomes `unavailable`. */
+  #run(
+    script: Script,
+    keys: string[],
+    args: string[],
+    counted = false,
+    late?: (answer: unknown) => void,
+  ): Promise<unknown> {
+    const work = (link: Link) => link.script(script, keys, args);
+    return this.#links().use(work, script.name, counted, late);
   }
 
   #command(args: string[]): Promise<unknown> {

@@ -1,12 +1,17 @@
 import type { Logger } from "../log.ts";
 import { EdgepushError, ErrorCode } from "../protocol/codes.ts";
 import type { Heartbeat } from "./heartbeat.ts";
-import { type Link, LinkError, type Transport, within } from "./link.ts";
+import { type Link, LinkError, LinkTimeout, type Transport, within } from "./link.ts";
 import { heartbeatScript } from "./scripts.ts";
 import type { ClusterStats } from "./stats.ts";
 
-/** Longest wait for one command or script before Redis counts as unreachable. */
+/** Longest wait for one command or script; a slower one fails with `unavailable`. */
 export const COMMAND_TIMEOUT_MS = 2000;
+/**
+ * After a command timed out, how long a PING may take before the link counts as lost. A
+ * PING answered in time, even late, shows the connection alive and the link is kept.
+ */
+export const PROBE_TIMEOUT_MS = 5000;
 /** Reconnect backoff: first delay and cap. */
 const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 2000;
@@ -48,6 +53,8 @@ export class LinkKeeper {
   #lastFull = 0;
   #lastEcho = 0;
   #beating = false;
+  /** The link a PING is checking after a timeout, if any. */
+  #probing?: Link;
 
   constructor(private readonly o: KeeperOptions) {}
 
@@ -78,24 +85,38 @@ export class LinkKeeper {
   }
 
   /**
-   * Runs `work` on the current link within the command timeout. An unreachable Redis (no link,
-   * a transport failure, a timeout) rejects with `unavailable` and, for a failure, replaces the
-   * link; `counted` counts the refusal in `stats.unavailable`.
+   * Runs `work` on the current link within the command timeout, or rejects with `unavailable`:
+   * at once when there is no link; on a transport failure, which also replaces the link; on a
+   * timeout, which only starts a PING check of the link (`#slow`). `counted` counts the
+   * refusal in `stats.unavailable`; `late` gets the answer of work that timed out but then
+   * succeeded after all.
    */
-  async use(work: (link: Link) => Promise<unknown>, what: string, counted = false) {
+  async use(
+    work: (link: Link) => Promise<unknown>,
+    what: string,
+    counted = false,
+    late?: (answer: unknown) => void,
+  ): Promise<unknown> {
     const link = this.#link;
     const generation = this.#generation;
     if (!link) {
       if (counted) this.o.stats.unavailable++;
       throw new EdgepushError(ErrorCode.unavailable, "redis is unreachable");
     }
+    const answer = work(link);
     try {
-      return await within(work(link), COMMAND_TIMEOUT_MS, what);
+      return await within(answer, COMMAND_TIMEOUT_MS, what);
     } catch (err) {
       if (!(err instanceof LinkError)) throw err;
       if (counted) this.o.stats.unavailable++;
-      this.#lost(generation, err.message);
-      throw new EdgepushError(ErrorCode.unavailable, "redis is unreachable");
+      if (!(err instanceof LinkTimeout)) {
+        this.#lost(generation, err.message);
+        throw new EdgepushError(ErrorCode.unavailable, "redis is unreachable");
+      }
+      // A failure after the timeout is the link's to report (its `lost` event, or the PING).
+      if (late) answer.then(late, () => undefined);
+      this.#slow(link, generation, err.message);
+      throw new EdgepushError(ErrorCode.unavailable, `redis did not answer ${what} in time`);
     }
   }
 
@@ -119,6 +140,39 @@ export class LinkKeeper {
     this.#link = link;
     this.#lastEcho = Date.now();
     this.o.status(true);
+  }
+
+  /**
+   * A request on the link went unanswered for the command timeout. A busy Redis or a busy
+   * node delays answers on a healthy connection, so this alone changes nothing: one PING at a
+   * time checks the link, and only a PING unanswered within PROBE_TIMEOUT_MS (or a transport
+   * failure) replaces it. Meanwhile each request keeps its own timeout.
+   */
+  #slow(link: Link, generation: number, reason: string): void {
+    this.o.stats.timeouts++;
+    if (link !== this.#link || this.#probing === link) return;
+    this.#probing = link;
+    void this.#probe(link, generation, reason);
+  }
+
+  async #probe(link: Link, generation: number, reason: string): Promise<void> {
+    const { kind, transport, log, stats } = this.o;
+    const timeouts = stats.timeouts;
+    const started = Date.now();
+    log.warn("redis slow", { broker: kind, target: transport.target, reason });
+    try {
+      await within(link.command(["PING"]), PROBE_TIMEOUT_MS, "PING");
+    } catch (err) {
+      // An error reply (BUSY, LOADING) is Redis answering: the connection is alive.
+      if (err instanceof LinkError) {
+        this.#lost(generation, `${reason}; then ${err.message}`);
+        return;
+      }
+    } finally {
+      if (this.#probing === link) this.#probing = undefined;
+    }
+    const pingMs = Date.now() - started;
+    log.info("redis answered", { broker: kind, pingMs, timeouts: stats.timeouts - timeouts + 1 });
   }
 
   #lost(generation: number, reason: string): void {
@@ -169,7 +223,8 @@ export class LinkKeeper {
     const generation = this.#generation;
     this.#beat(link, mode, false)
       .catch((err: unknown) => {
-        if (err instanceof LinkError) this.#lost(generation, err.message);
+        if (err instanceof LinkTimeout) this.#slow(link, generation, err.message);
+        else if (err instanceof LinkError) this.#lost(generation, err.message);
         else this.o.log.error("heartbeat failed", { error: String(err) });
       })
       .finally(() => {

@@ -40,11 +40,22 @@ export class LinkError extends Error {
   }
 }
 
-/** Rejects with `LinkError` when `work` takes longer than `ms`. */
+/**
+ * Redis gave no answer in time. On its own this says only that one request was slow: the
+ * connection may be alive and the answer still on its way.
+ */
+export class LinkTimeout extends LinkError {
+  constructor(message: string) {
+    super(message);
+    this.name = "LinkTimeout";
+  }
+}
+
+/** Rejects with `LinkTimeout` when `work` takes longer than `ms`. */
 export function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new LinkError(`${what}: no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new LinkTimeout(`${what}: no answer within ${ms} ms`)), ms);
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

@@ -10,6 +10,10 @@ export interface ClusterStats {
   unavailable: number;
   /** Times the link to Redis was lost. */
   outages: number;
+  /** Requests given up after the command timeout (the link stays unless a PING also fails). */
+  timeouts: number;
+  /** Publishes that timed out and were then assigned after all, delivered and stored late. */
+  late: number;
   /** Room sequences seeded from the history store. */
   seeded: number;
   /** Messages handed over after reconnecting, for rooms with local subscribers. */
@@ -30,6 +34,8 @@ export function newStats(): ClusterStats {
     received: 0,
     unavailable: 0,
     outages: 0,
+    timeouts: 0,
+    late: 0,
     seeded: 0,
     caughtUp: 0,
     heartbeats: 0,

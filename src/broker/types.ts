@@ -47,7 +47,10 @@ export interface LocalView {
 
 /** Where a broker hands what reaches this node from the cluster. */
 export interface BrokerSink {
-  /** A message assigned by another node (a broker drops its own node's messages). */
+  /**
+   * A message assigned by another node (a broker drops its own node's messages), or one of
+   * this node's publishes answered after its caller was told `unavailable`.
+   */
   message(message: Message): void;
   /** A cluster-wide join or leave, including ones caused on this node. */
   presence(event: PresenceEvent): void;

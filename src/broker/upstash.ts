@@ -5,8 +5,11 @@ import type { Script } from "./scripts.ts";
 import type { Broker } from "./types.ts";
 import { openEventStream } from "./upstash-stream.ts";
 
-/** Longest wait for one REST request (a pipeline of commands). */
-const REQUEST_TIMEOUT_MS = 3000;
+/**
+ * Longest one REST request (a pipeline of commands) stays open. The broker stops waiting
+ * sooner (COMMAND_TIMEOUT_MS, PROBE_TIMEOUT_MS), but a late answer is still used.
+ */
+const REQUEST_TIMEOUT_MS = 10_000;
 
 /**
  * Whether an error is Redis answering (an error reply such as `ERR …` or `NOSCRIPT …`, which
