@@ -5,7 +5,9 @@
  * for the broadcast to reach all, and the nodes' memory per connection.
  *
  * Node k listens on 127.0.0.(k+1), so each node has the whole ephemeral port range to itself.
- * A watchdog ends the run after C100K_TIMEOUT_SECONDS whatever happens.
+ * A watchdog ends the run after C100K_TIMEOUT_SECONDS whatever happens. What the nodes logged
+ * about Redis (commands past the broker's timeout, PINGs after them, lost links) and the
+ * connections they refused while opening are printed and kept in the result, failed run or not.
  *
  * usage: bun bench/c100k.ts
  *   C100K_CONNECTIONS=100000  C100K_NODES=6  C100K_CLIENTS=6  C100K_OPEN_CONCURRENCY=100
@@ -42,6 +44,51 @@ function check(): void {
         `exceed the ${FILE_LIMIT} open files a process may hold: raise C100K_NODES/C100K_CLIENTS`,
     );
   }
+}
+
+/** What the nodes' logs say about the link to Redis and the connections they refused. */
+interface BrokerLog {
+  /** `redis slow`: a command went past the broker's command timeout. */
+  redisSlow: number;
+  /** Longest PING answer after such a timeout (`redis answered`). */
+  slowestPingMs: number;
+  /** `redis unreachable`: the link was dropped. */
+  redisLost: number;
+  /** Sockets the nodes closed with 1011 (internal error) and 1013 (try again later). */
+  closed1011: number;
+  closed1013: number;
+}
+
+/** Reads the nodes' JSON log lines (the first 1,000 of each node, as `startServer` keeps them). */
+function brokerLog(nodes: RunningServer[]): { summary: BrokerLog; lines: string[] } {
+  const summary = { redisSlow: 0, slowestPingMs: 0, redisLost: 0, closed1011: 0, closed1013: 0 };
+  const lines: string[] = [];
+  for (const node of nodes) {
+    for (const text of node.output.flatMap((chunk) => chunk.split("\n"))) {
+      let line: { event?: string; code?: number; pingMs?: number };
+      try {
+        line = JSON.parse(text);
+      } catch {
+        continue; // not a JSON line (a stack trace, a partial chunk)
+      }
+      if (line.event === "redis slow") summary.redisSlow++;
+      if (line.event === "redis unreachable") summary.redisLost++;
+      if (line.event === "redis answered") {
+        summary.slowestPingMs = Math.max(summary.slowestPingMs, line.pingMs ?? 0);
+      }
+      if (line.event === "connection closed" && line.code === 1011) summary.closed1011++;
+      if (line.event === "connection closed" && line.code === 1013) summary.closed1013++;
+      if (line.event?.startsWith("redis ") && lines.length < 20) lines.push(text);
+    }
+  }
+  return { summary, lines };
+}
+
+function printBrokerLog(nodes: RunningServer[]): BrokerLog {
+  const { summary, lines } = brokerLog(nodes);
+  process.stderr.write(`c100k: nodes' Redis log ${JSON.stringify(summary)}\n`);
+  if (lines.length) process.stderr.write(`${lines.join("\n")}\n`);
+  return summary;
 }
 
 async function totals(fleet: Fleet): Promise<Stats> {
@@ -108,6 +155,7 @@ async function run(): Promise<Record<string, string | number>> {
       stats = await totals(fleet);
     }
     const deliverMs = performance.now() - t1;
+    const logged = printBrokerLog(nodes);
     return {
       connections: opened,
       nodes: settings.nodes,
@@ -120,8 +168,10 @@ async function run(): Promise<Record<string, string | number>> {
       deliverAllMs: Number(deliverMs.toFixed(1)),
       nodesRssMiB: Number((rssAfter / 2 ** 20).toFixed(0)),
       kibPerConnection: Number(((rssAfter - rssBefore) / opened / 1024).toFixed(2)),
+      ...logged,
     };
   } catch (err) {
+    printBrokerLog(nodes);
     for (const node of nodes) {
       const errors = node.output.filter((l) => l.includes('"level":"error"')).slice(0, 5);
       if (errors.length) process.stderr.write(`node ${node.base} errors:\n${errors.join("\n")}\n`);
