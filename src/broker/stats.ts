@@ -1,5 +1,5 @@
 /** Counters of a Redis broker, exported by the node in /metrics. */
-export interface ClusterStats {
+export type ClusterStats = {
   /** 1 while the link to Redis works. */
   up: number;
   /** Messages this node published. */
@@ -24,7 +24,22 @@ export interface ClusterStats {
   nodesRemoved: number;
   /** Channel payloads that could not be read. */
   malformed: number;
-}
+};
+
+/** What each counter of a cluster broker means, as /metrics describes it. */
+export const CLUSTER_COUNTERS: Record<Exclude<keyof ClusterStats, "up">, string> = {
+  published: "Messages this node published through the broker.",
+  received: "Messages from other nodes received on the cluster channel.",
+  unavailable: "Publishes refused because Redis was unreachable.",
+  outages: "Times the link to Redis was lost.",
+  timeouts: "Redis requests given up after the command timeout.",
+  late: "Publishes that timed out and were assigned after all, delivered late.",
+  seeded: "Room sequences seeded from the history store.",
+  caughtUp: "Messages handed over from hot history after reconnecting.",
+  heartbeats: "Node heartbeats written.",
+  nodesRemoved: "Dead nodes removed by this node.",
+  malformed: "Cluster channel payloads that could not be read.",
+};
 
 /** Counters at zero. */
 export function newStats(): ClusterStats {

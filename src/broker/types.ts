@@ -81,6 +81,8 @@ export interface Broker {
   close(): Promise<void>;
   /** Whether the broker can publish right now. */
   up(): boolean;
+  /** Counters since start, exported in /metrics (cluster brokers; the memory broker has none). */
+  stats?(): Record<string, number>;
 
   /** Assigns the room's next offset atomically and sends the message to every other node. */
   publish(input: PublishInput): Promise<Message>;

@@ -2,6 +2,7 @@ import type { Server } from "bun";
 import type { Config } from "../../config/schema.ts";
 import { createVerifier, type TokenVerifier } from "../auth/jwt.ts";
 import { createBroker } from "../broker/index.ts";
+import { CLUSTER_COUNTERS } from "../broker/stats.ts";
 import type { Broker } from "../broker/types.ts";
 import { createHistoryStore } from "../history/index.ts";
 import type { HistoryStore } from "../history/types.ts";
@@ -111,6 +112,13 @@ function registerGauges(ctx: NodeContext): void {
   m.gauge("edgepush_broker_up", "1 while the broker is reachable.", () =>
     ctx.broker.up() ? 1 : 0,
   );
+  const brokerStats = ctx.broker.stats?.bind(ctx.broker);
+  if (brokerStats) {
+    for (const [key, help] of Object.entries(CLUSTER_COUNTERS)) {
+      const name = key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+      m.counter(`edgepush_broker_${name}_total`, help, () => brokerStats()[key] ?? 0);
+    }
+  }
   m.gauge("edgepush_history_pending", "Messages waiting to be written.", () => ctx.store.pending());
   m.gauge(
     "edgepush_history_dirty_rooms",

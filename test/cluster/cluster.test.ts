@@ -208,6 +208,12 @@ describe.each(kinds)("a three-node cluster over %s", (kind) => {
         what: "ready again",
       });
     }
+    // The outage is counted once per node, and node a's refused publishes too.
+    const metricsOf = async (node: NodeProcess) => await (await node.api("/metrics")).text();
+    for (const node of [a, b, c]) {
+      expect(await metricsOf(node)).toMatch(/^edgepush_broker_outages_total [1-9]\d*$/m);
+    }
+    expect(await metricsOf(a)).toMatch(/^edgepush_broker_unavailable_total [1-9]\d*$/m);
     for (let i = 13; i < 23; i++) await send([a, b, c][i % 3]!, i);
     expect(acked.length).toBe(20);
     const offsets = acked.map((x) => x.offset);

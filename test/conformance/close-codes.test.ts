@@ -25,6 +25,7 @@ limits:
   badFrames: 3
   maxConnections: 30
   backpressureBytes: 65536
+  apiRequestsPerSecond: 100000
 `,
   });
 });
