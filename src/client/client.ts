@@ -1,6 +1,7 @@
 import { EdgepushError, ErrorCode } from "../protocol/codes.ts";
 import type { ConnectedFrame, MessageFrame } from "../protocol/frames.ts";
 import { closeAction, reconnectDelay } from "./backoff.ts";
+import { BROADCAST_ROOM, BroadcastFeed } from "./broadcasts.ts";
 import { Cursor } from "./cursor.ts";
 import { Emitter } from "./emitter.ts";
 import { TokenKeeper, tokenError } from "./keeper.ts";
@@ -14,6 +15,8 @@ import type {
   HistoryPage,
   HistoryQuery,
   Message,
+  Position,
+  RecoveryInfo,
   ServerFrame,
   StateChange,
   SubscribeOptions,
@@ -29,8 +32,17 @@ export interface ClientEvents {
   connected: ConnectedInfo;
   /** A direct message to this user, once each, in order, recovered across reconnects. */
   inbox: Message;
-  /** A message to every connection (`$broadcast`). */
+  /**
+   * A message to every connection (`$broadcast`), once each, in order; those sent while the
+   * client was disconnected are read with `history` on reconnecting (`recoverBroadcasts`).
+   */
   broadcast: Message;
+  /**
+   * After each reconnection (and after a live broadcast that skipped offsets): whether the
+   * broadcasts missed were all emitted, before this event (`recovered: true`), or some are
+   * gone from history (`recovered: false`: reload with `history("$broadcast")`).
+   */
+  broadcastRecovery: RecoveryInfo;
   /** An error not tied to a request: an `error` frame without id, a failed token refresh. */
   error: EdgepushError;
 }
@@ -57,8 +69,8 @@ function messageOf(frame: MessageFrame): Message {
 
 /**
  * An edgepush connection that stays up: it reconnects with backoff, resubscribes every room
- * from the last offset it delivered, recovers the inbox, drops duplicates, and refreshes its
- * token before it expires.
+ * from the last offset it delivered, recovers the inbox and the broadcasts, drops duplicates,
+ * and refreshes its token before it expires.
  *
  * @example
  * const client = new EdgepushClient({ url: "wss://push.example.com/v1/ws", getToken });
@@ -74,7 +86,7 @@ export class EdgepushClient extends Emitter<ClientEvents> {
   readonly #requests: Requests;
   readonly #subs = new Map<string, Subscription>();
   readonly #inbox = new Cursor();
-  readonly #broadcast = new Cursor();
+  readonly #broadcasts: BroadcastFeed;
   readonly #timers = new Map<Timers, ReturnType<typeof setTimeout>>();
   #state: ConnectionState = "idle";
   #ws: WebSocketLike | null = null;
@@ -97,6 +109,15 @@ export class EdgepushClient extends Emitter<ClientEvents> {
       error: (err) => this.emit("error", err),
     });
     this.#requests = new Requests(opts.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS);
+    this.#broadcasts = new BroadcastFeed(opts.recoverBroadcasts !== false, {
+      read: (query) => this.#readBroadcasts(query),
+      deliver: (message) => this.emit("broadcast", message),
+      recovery: (info) => this.emit("broadcastRecovery", info),
+      error: (err) => this.emit("error", err),
+      unhealthy: (reason) => {
+        if (this.#ws) this.#abandon(this.#ws, reason);
+      },
+    });
   }
 
   /** The connection state. */
@@ -107,6 +128,14 @@ export class EdgepushClient extends Emitter<ClientEvents> {
   /** What the server said on the current (or last) connection. */
   get info(): ConnectedInfo | undefined {
     return this.#info;
+  }
+
+  /**
+   * Where broadcasts resume from after a reconnect: the last one emitted, or the position
+   * read on the first connection; undefined until one of them is known.
+   */
+  get broadcastPosition(): Position | undefined {
+    return this.#broadcasts.position;
   }
 
   /** The rooms subscribed, by name. */
@@ -196,6 +225,19 @@ export class EdgepushClient extends Emitter<ClientEvents> {
   async history(room: string, query: HistoryQuery = {}): Promise<HistoryPage> {
     const reply = await this.#ask({ type: "history", room, ...query }, "retry", "history");
     return { room: reply.room, epoch: reply.epoch, messages: reply.messages };
+  }
+
+  /** Reads `$broadcast` on the current connection only: a lost read is not sent again. */
+  #readBroadcasts(query: HistoryQuery): Promise<HistoryPage> {
+    return new Promise((resolve, reject) => {
+      this.#requests.request({ type: "history", room: BROADCAST_ROOM, ...query }, "drop", {
+        reply: (r) => {
+          if (r.type === "history") resolve({ room: r.room, epoch: r.epoch, messages: r.messages });
+          else reject(new EdgepushError(ErrorCode.internal, `expected history, got ${r.type}`));
+        },
+        error: reject,
+      });
+    });
   }
 
   /** Sends a request and resolves with its reply of type `type`. */
@@ -345,6 +387,7 @@ export class EdgepushClient extends Emitter<ClientEvents> {
     const ws = this.#ws;
     this.#requests.online((text) => ws?.send(text));
     for (const sub of this.#subs.values()) this.#sendSubscribe(sub);
+    this.#broadcasts.connected();
     this.#setState({ state: "connected" });
     this.emit("connected", this.#info);
     for (const waiter of this.#waiters.splice(0)) waiter.resolve(this.#info);
@@ -352,8 +395,8 @@ export class EdgepushClient extends Emitter<ClientEvents> {
 
   #onMessage(frame: MessageFrame): void {
     const message = messageOf(frame);
-    if (message.room === "$broadcast") {
-      if (this.#broadcast.accept(message)) this.emit("broadcast", message);
+    if (message.room === BROADCAST_ROOM) {
+      this.#broadcasts.received(message);
     } else if (message.room.startsWith("@")) {
       if (this.#inbox.accept(message)) this.emit("inbox", message);
     } else {
@@ -384,6 +427,7 @@ export class EdgepushClient extends Emitter<ClientEvents> {
     for (const name of ["handshake", "dead", "reconnect"] as const) this.#clearTimer(name);
     this.#tokens.stop();
     this.#requests.offline();
+    this.#broadcasts.offline();
     for (const sub of this.#subs.values()) sub.suspended();
   }
 

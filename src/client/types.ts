@@ -52,6 +52,12 @@ export interface ClientOptions {
   connectTimeoutMs?: number;
   /** Reconnect backoff. */
   backoff?: BackoffOptions;
+  /**
+   * Read the broadcasts sent while disconnected with `history` on every reconnection, and the
+   * starting position on the first connection (default true). `false`: live broadcasts only,
+   * deduplicated, with no extra request.
+   */
+  recoverBroadcasts?: boolean;
 }
 
 /**
@@ -97,7 +103,10 @@ export interface PresenceChange {
   user: string;
 }
 
-/** The outcome of resubscribing a room from the last offset the client saw. */
+/**
+ * The outcome of resuming a room from the last offset the client saw: a subscription's
+ * `recovery` event, or the client's `broadcastRecovery` (with `room` `$broadcast`).
+ */
 export interface RecoveryInfo {
   room: string;
   /**
@@ -107,7 +116,10 @@ export interface RecoveryInfo {
   recovered: boolean;
   /** The position the client asked to resume from. */
   since: Position;
-  /** The room's latest position when it was resubscribed. */
+  /**
+   * The room's latest position when it was resubscribed; for broadcasts, the last position
+   * recovered (or, after `recovered: false`, the newest in history).
+   */
   latest: Position;
 }
 

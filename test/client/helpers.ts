@@ -54,14 +54,16 @@ export function stateWhere(
   });
 }
 
-/** Collects a subscription's messages; `waitFor(n)` resolves once `n` have arrived. */
-export function collect(sub: Subscription): {
+/** Messages gathered from an event; `waitFor(n)` resolves once `n` have arrived. */
+export interface Collected {
   messages: Message[];
   waitFor(n: number, timeoutMs?: number): Promise<Message[]>;
-} {
+}
+
+function gather(listen: (fn: (m: Message) => void) => void): Collected {
   const messages: Message[] = [];
   const waiters: { n: number; resolve: () => void }[] = [];
-  sub.on("message", (m) => {
+  listen((m) => {
     messages.push(m);
     for (const w of [...waiters]) {
       if (messages.length >= w.n) {
@@ -90,4 +92,14 @@ export function collect(sub: Subscription): {
       });
     },
   };
+}
+
+/** Collects a subscription's messages. */
+export function collect(sub: Subscription): Collected {
+  return gather((fn) => sub.on("message", fn));
+}
+
+/** Collects a client's broadcasts. */
+export function collectBroadcasts(client: EdgepushClient): Collected {
+  return gather((fn) => client.on("broadcast", fn));
 }
