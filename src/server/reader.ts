@@ -49,10 +49,18 @@ export class HistoryReader {
     const keep = (m: Message) => m.offset > floor && m.ts >= minTs && m.epoch === epoch;
 
     if (q.since !== undefined) {
-      const after = Math.max(q.since, floor);
-      const upto = Math.min(latest, after + q.limit);
-      const found = await this.#range(room, epoch, after, upto);
-      return found.filter(keep);
+      // Expired messages and those of an earlier epoch come before every kept one, so a page
+      // that keeps nothing is skipped (in larger steps) until kept messages start.
+      let after = Math.max(q.since, floor);
+      let step = q.limit;
+      while (after < latest) {
+        const upto = Math.min(latest, after + step);
+        const kept = (await this.#range(room, epoch, after, upto)).filter(keep);
+        if (kept.length > 0) return kept.slice(0, q.limit);
+        after = upto;
+        step = Math.max(q.limit, STORE_PAGE);
+      }
+      return [];
     }
     const before = Math.min(q.before ?? latest + 1, latest + 1);
     const after = Math.max(floor, before - 1 - q.limit);

@@ -21,6 +21,9 @@ namespaces:
     presence: false
   tiny:
     historySize: 3
+  brief:
+    historySize: 1000
+    historyTtlSeconds: 2
 `,
   });
 });
@@ -288,6 +291,26 @@ describe("history", () => {
       data: 2,
       ts: expect.any(Number),
     });
+    a.close();
+  });
+
+  test("paging forward from before expired messages reaches the kept ones", async () => {
+    const room = "brief:r";
+    for (let i = 1; i <= 60; i++) await node.api("/v1/publish", { body: { room, data: i } });
+    const a = await TestClient.connect(node.ws, "alice");
+    const offsets = (f: Frame) => f.messages.map((m: Frame) => m.offset);
+    await until(
+      async () => offsets(await a.request({ type: "history", room, limit: 1000 })).length === 0,
+      { what: "the first 60 messages to expire", timeoutMs: 10_000 },
+    );
+    for (let i = 61; i <= 65; i++) await node.api("/v1/publish", { body: { room, data: i } });
+    const want = [61, 62, 63, 64, 65];
+    expect(offsets(await a.request({ type: "history", room, since: 0, limit: 50 }))).toEqual(want);
+    expect(offsets(await a.request({ type: "history", room, since: 10, limit: 2 }))).toEqual([
+      61, 62,
+    ]);
+    const res = await node.api(`/v1/rooms/${room}/history?since=0&limit=20`);
+    expect(offsets((await res.json()) as Frame)).toEqual(want);
     a.close();
   });
 
