@@ -80,7 +80,6 @@ export async function authenticate(
   conn.state = "open";
   ctx.registry.add(ws);
   armExpiry(ctx, ws);
-  ws.subscribe(BROADCAST_ROOM);
 
   const inbox = inboxRoom(ws);
   const joined = await prepareJoin(ctx, ws, inbox, frame?.inbox).catch((err: unknown) => {
@@ -104,6 +103,10 @@ export async function authenticate(
   if (joined.recovered !== undefined) connected.recovered = joined.recovered;
   sendFrame(ws, ctx.metrics, withId(frame?.id, connected));
   joined.finish();
+  // Only now: `connected` must be the first frame, and broadcasts and pings travel on this
+  // topic. A broadcast sent while the connection was being set up is not delivered live;
+  // clients that want it read `$broadcast` history (the SDK does).
+  if (conn.state === "open") ws.subscribe(BROADCAST_ROOM);
 }
 
 async function subscribe(ctx: NodeContext, ws: Socket, f: SubscribeFrame): Promise<void> {

@@ -233,6 +233,26 @@ describe.each(kinds)("a three-node cluster over %s", (kind) => {
     expect(rest.map((m) => m.offset)).toEqual(offsets.slice(10));
   }, 60_000);
 
+  test("connected is the first frame even while broadcasts flow", async () => {
+    let sending = true;
+    const sender = (async () => {
+      for (let i = 0; sending && i < 2000; i++) {
+        await a.api("/v1/broadcast", { body: { data: i } });
+      }
+    })();
+    try {
+      for (let round = 0; round < 5; round++) {
+        const opened = await Promise.all(
+          Array.from({ length: 10 }, (_, i) => connect([b, c][i % 2]!, `busy-${round}-${i}`)),
+        );
+        for (const client of opened) client.close();
+      }
+    } finally {
+      sending = false;
+      await sender;
+    }
+  });
+
   test("a client moved from one node to another recovers exactly what it missed", async () => {
     const room = "chat:move";
     const first = await connect(a, "mover");

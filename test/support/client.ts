@@ -64,7 +64,11 @@ export class TestClient {
   static async connect(wsUrl: string, user: string, token?: string): Promise<TestClient> {
     const t = token ?? (await tokenFor(user));
     const client = await TestClient.open(`${wsUrl}?token=${encodeURIComponent(t)}`);
-    await client.next((f) => f.type === "connected");
+    const first = await client.next();
+    if (first.type !== "connected") {
+      client.close();
+      throw new Error(`first frame is not connected: ${JSON.stringify(first)}`);
+    }
     return client;
   }
 
