@@ -368,6 +368,17 @@ export class EdgepushClient extends Emitter<ClientEvents> {
       case "ping":
         this.#ws?.send(JSON.stringify({ type: "pong" }));
         break;
+      case "unsubscribed": {
+        // Without id: the server ended the subscription (a refreshed token no longer grants
+        // the room). It is not resubscribed.
+        const sub = this.#subs.get(frame.room);
+        if (!sub) break;
+        this.#subs.delete(frame.room);
+        sub.refused(
+          new EdgepushError(ErrorCode.forbidden, `the token no longer grants "${frame.room}"`),
+        );
+        break;
+      }
       case "error":
         this.emit("error", new EdgepushError(frame.code as ErrorCode, frame.message));
         break;

@@ -29,6 +29,20 @@ export function checkSubscribe(ns: Namespaces, conn: Connection, room: string): 
   tokenRooms(ns, conn, room);
 }
 
+/**
+ * Throws unless `room` can be unsubscribed from: any well-formed room that is not a system
+ * room. Grants are not checked, so a connection can always leave a room its token no longer
+ * grants.
+ */
+export function checkUnsubscribe(room: string): void {
+  roomName(room);
+}
+
+/** Whether the connection's current token still grants `room` (token-protected rooms). */
+export function stillGranted(ns: Namespaces, conn: Connection, room: string): boolean {
+  return ns.of(room).subscribe !== "token" || conn.grants?.(room) === true;
+}
+
 /** Throws unless `conn` may publish in `room`. */
 export function checkPublish(ns: Namespaces, conn: Connection, room: string): void {
   roomName(room);

@@ -13,7 +13,14 @@ import type {
 } from "../protocol/frames.ts";
 import { historyItem } from "../protocol/serialize.ts";
 import { BROADCAST_ROOM, inboxOf } from "../rooms/names.ts";
-import { checkHistory, checkPublish, checkSubscribe, checkUser } from "./access.ts";
+import {
+  checkHistory,
+  checkPublish,
+  checkSubscribe,
+  checkUnsubscribe,
+  checkUser,
+  stillGranted,
+} from "./access.ts";
 import type { Socket } from "./connection.ts";
 import type { NodeContext } from "./context.ts";
 import { enterRoom, inboxRoom, leaveRoom, prepareJoin } from "./rooms.ts";
@@ -129,7 +136,7 @@ async function subscribe(ctx: NodeContext, ws: Socket, f: SubscribeFrame): Promi
 }
 
 function unsubscribe(ctx: NodeContext, ws: Socket, f: UnsubscribeFrame): void {
-  checkSubscribe(ctx.namespaces, ws.data, f.room);
+  checkUnsubscribe(f.room);
   if (!ws.data.rooms?.has(f.room)) {
     throw new EdgepushError(ErrorCode.notSubscribed, `not subscribed to "${f.room}"`);
   }
@@ -199,6 +206,18 @@ async function refresh(ctx: NodeContext, ws: Socket, f: RefreshFrame): Promise<v
   adopt(ws, result.identity);
   armExpiry(ctx, ws);
   sendFrame(ws, ctx.metrics, withId(f.id, { type: "refreshed", exp: result.identity.exp ?? null }));
+  // Token-protected rooms the new token no longer grants are left, each told by an
+  // `unsubscribed` frame without id.
+  for (const room of [...(ws.data.rooms?.keys() ?? [])]) {
+    if (stillGranted(ctx.namespaces, ws.data, room)) continue;
+    leaveRoom(ctx, ws, room);
+    sendFrame(ws, ctx.metrics, { type: "unsubscribed", room });
+    ctx.log.info("subscription revoked by refresh", {
+      client: ws.data.id,
+      user: ws.data.user,
+      room,
+    });
+  }
 }
 
 /** Handles one frame of an authenticated connection. Errors become `error` frames. */

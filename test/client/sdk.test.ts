@@ -18,6 +18,8 @@ auth:
 namespaces:
   tiny:
     historySize: 3
+  priv:
+    subscribe: token
 `,
   });
 });
@@ -127,6 +129,32 @@ describe("close codes", () => {
     await client.connect();
     await refreshedTwice; // the second refresh comes after the first token expired
     expect((await client.publish("refresh:room", 1)).offset).toBe(1);
+    expect(states.map((s) => s.state)).toEqual(["connecting", "connected"]);
+    client.close();
+  });
+});
+
+describe("revoked rooms", () => {
+  test("a refreshed token without the room ends that subscription with forbidden, not the connection", async () => {
+    let calls = 0;
+    const { client, states } = clientFor(node.ws, "alice", {
+      getToken: () =>
+        ++calls === 1
+          ? tokenFor("alice", { ttlSeconds: 3, rooms: ["priv:*"] })
+          : tokenFor("alice", { ttlSeconds: 3600 }),
+    });
+    const priv = client.subscribe("priv:x");
+    const open = client.subscribe("open:x");
+    const ended = new Promise<EdgepushError>((resolve) => priv.once("error", resolve));
+    await client.connect();
+    await Promise.all([priv.ready, open.ready]);
+    const err = await ended;
+    expect(err.code).toBe("forbidden");
+    expect(priv.state).toBe("unsubscribed");
+    expect(client.subscriptions.has("priv:x")).toBe(false);
+    const got = collect(open);
+    await node.api("/v1/publish", { body: { room: "open:x", data: 1 } });
+    expect((await got.waitFor(1))[0]?.data).toBe(1);
     expect(states.map((s) => s.state)).toEqual(["connecting", "connected"]);
     client.close();
   });

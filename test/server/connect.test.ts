@@ -15,6 +15,9 @@ auth:
   issuer: edgepush-tests
   audience: edgepush
   clockToleranceSeconds: 0
+namespaces:
+  priv:
+    subscribe: token
 `,
   });
 });
@@ -156,6 +159,48 @@ describe("connecting", () => {
     const r = await c.request({ type: "refresh", token: "bad.token.here" });
     expect(r).toMatchObject({ type: "error", code: "unauthorized" });
     expect((await c.request({ type: "ping" })).type).toBe("pong");
+    c.close();
+  });
+
+  test("refresh with narrower rooms leaves the rooms it no longer grants", async () => {
+    const withRooms = async (rooms?: string[]) => {
+      const now = Math.floor(Date.now() / 1000);
+      return new SignJWT(rooms ? { rooms } : {})
+        .setSubject("alice")
+        .setIssuer("edgepush-tests")
+        .setAudience("edgepush")
+        .setProtectedHeader({ alg: "HS256" })
+        .setExpirationTime(now + 3600)
+        .sign(enc.encode(TEST_SECRET));
+    };
+    const c = await TestClient.connect(node.ws, "alice", await withRooms(["priv:*"]));
+    for (const room of ["priv:a", "priv:b", "open"]) {
+      expect((await c.request({ type: "subscribe", room })).type).toBe("subscribed");
+    }
+    const r = await c.request({ type: "refresh", token: await withRooms(["priv:b"]) });
+    expect(r.type).toBe("refreshed");
+    expect(await c.next((f) => f.type === "unsubscribed")).toEqual({
+      type: "unsubscribed",
+      room: "priv:a",
+    });
+    for (const room of ["priv:a", "priv:b", "open"]) {
+      await node.api("/v1/publish", { body: { room, data: room } });
+    }
+    const got = await c.take(2, (f) => f.type === "message");
+    expect(got.map((m) => m.room).sort()).toEqual(["open", "priv:b"]);
+    expect(await c.request({ type: "unsubscribe", room: "priv:a" })).toMatchObject({
+      code: "not_subscribed",
+    });
+    // A token without rooms leaves priv:b too; the open room stays.
+    await c.request({ type: "refresh", token: await withRooms() });
+    expect(await c.next((f) => f.type === "unsubscribed")).toEqual({
+      type: "unsubscribed",
+      room: "priv:b",
+    });
+    expect(await c.request({ type: "unsubscribe", room: "open" })).toMatchObject({
+      type: "unsubscribed",
+      room: "open",
+    });
     c.close();
   });
 
