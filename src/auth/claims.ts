@@ -1,4 +1,5 @@
 import type { JWTPayload } from "jose";
+import { isUserId } from "../rooms/names.ts";
 import { compileRoomPatterns } from "../rooms/patterns.ts";
 import type { Identity } from "./jwt.ts";
 
@@ -10,6 +11,9 @@ function isStringArray(v: unknown): v is string[] {
 export function claimProblem(payload: JWTPayload): string | undefined {
   if (typeof payload.sub !== "string" || payload.sub === "") {
     return "sub must be a non-empty string";
+  }
+  if (!isUserId(payload.sub)) {
+    return "sub is not a valid user id (1-256 characters, well-formed, no control characters)";
   }
   if (payload.rooms !== undefined && !isStringArray(payload.rooms)) {
     return "rooms claim must be an array of strings";

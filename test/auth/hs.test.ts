@@ -204,6 +204,24 @@ describe("sub and rooms claims", () => {
     }
   });
 
+  test("a token whose sub is not a valid user id is refused, naming the rule", async () => {
+    for (const sub of [
+      "x\ud800",
+      "x\udfff",
+      "a".repeat(257),
+      "tab\there",
+      "nul\u0000",
+      "c1\u0085",
+    ]) {
+      const token = await sign(claims({ sub }), key);
+      expect(rejected(await verifier.verify(token)).reason).toContain("sub is not a valid user id");
+    }
+    for (const sub of ["a".repeat(256), "émilie", "x\uFFFD", "user@example.com", "🦊"]) {
+      const result = await verifier.verify(await sign(claims({ sub }), key));
+      expect(result.ok).toBe(true);
+    }
+  });
+
   test("the rooms claim grants exactly the rooms its patterns match", async () => {
     const token = await sign(claims({ rooms: ["chat:*", "team:acme/general"] }), key);
     const result = await verifier.verify(token);
