@@ -120,6 +120,24 @@ function build(type: string, f: Fields, id: number | undefined): ClientFrame {
 }
 
 /**
+ * The `id` and `type` of a frame refused for its nesting, so that the error still answers the
+ * request it refuses; nothing when the text does not parse.
+ */
+function idAndType(text: string): { id?: number; type?: string } {
+  try {
+    const f = JSON.parse(text) as Fields;
+    const id = f.id;
+    const valid = typeof id === "number" && Number.isInteger(id) && id >= 1 && id < MAX_ID;
+    return {
+      id: valid ? id : undefined,
+      type: typeof f.type === "string" ? f.type : undefined,
+    };
+  } catch {
+    return {};
+  }
+}
+
+/**
  * Parses and validates one client text frame.
  *
  * @example
@@ -130,6 +148,7 @@ export function parseClientFrame(text: string): ParseResult {
   if (nestsDeeperThan(text)) {
     return {
       ok: false,
+      ...idAndType(text),
       code: ErrorCode.badRequest,
       message: `frame nests deeper than ${MAX_JSON_DEPTH} levels`,
     };
@@ -150,6 +169,7 @@ export function parseClientFrame(text: string): ParseResult {
     if (typeof rawId !== "number" || !Number.isInteger(rawId) || rawId < 1 || rawId >= MAX_ID) {
       return {
         ok: false,
+        type: typeof f.type === "string" ? f.type : undefined,
         code: ErrorCode.badRequest,
         message: `"id" must be an integer in [1, 2^31)`,
       };

@@ -17,6 +17,7 @@ limits:
   badFrames: 4
   maxConnections: 40
   backpressureBytes: 65536
+  apiRequestsPerSecond: 100000
 `,
   });
   bystander = await TestClient.connect(node.ws, "bystander");
@@ -81,6 +82,23 @@ describe("bad frames get an error and change nothing", () => {
     const c = await TestClient.connect(node.ws, "alice");
     c.send({ type: "subscribe", id: 77, room: "no spaces" });
     expect(await c.next()).toMatchObject({ type: "error", id: 77, code: "bad_request" });
+    c.close();
+  });
+
+  test("a frame refused for its nesting still answers with its id", async () => {
+    const c = await TestClient.connect(node.ws, "alice");
+    const deep = `${"[".repeat(40)}${"]".repeat(40)}`;
+    c.send(`{"type":"publish","id":78,"room":"r","data":${deep}}`);
+    expect(await c.next()).toMatchObject({ type: "error", id: 78, code: "bad_request" });
+    c.close();
+  });
+
+  test("a connect frame with a bad id is bad_request, and the connection may still connect", async () => {
+    const c = await TestClient.open(node.ws);
+    c.send({ type: "connect", id: 0, token: await tokenFor("alice") });
+    expect(await c.next()).toMatchObject({ type: "error", code: "bad_request" });
+    c.send({ type: "connect", id: 1, token: await tokenFor("alice") });
+    expect(await c.next()).toMatchObject({ type: "connected", id: 1, user: "alice" });
     c.close();
   });
 
