@@ -74,6 +74,32 @@ describe("HTTP API", () => {
     expect((await json(res)).error.code).toBe("too_large");
   });
 
+  test("a body sent without content-length is read up to the limit: small is taken, large is 413", async () => {
+    const streamed = (text: string, chunks: number) =>
+      fetch(`${node.http}/v1/publish`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${TEST_API_KEY}`, "content-type": "application/json" },
+        body: new ReadableStream({
+          start(controller) {
+            const bytes = new TextEncoder().encode(text);
+            for (let i = 0; i < chunks; i++) controller.enqueue(bytes);
+            controller.close();
+          },
+        }),
+      });
+    const small = await streamed('{"room":"chunked","data":1}', 1);
+    expect(small.status).toBe(200);
+    expect(await json(small)).toMatchObject({ room: "chunked", offset: 1 });
+    // 4 MiB of body in 64 KiB chunks against a 2 KiB limit.
+    const large = await streamed("x".repeat(65_536), 64);
+    expect(large.status).toBe(413);
+    expect(await json(large)).toEqual({
+      error: { code: "too_large", message: "body over 2048 bytes" },
+    });
+    const after = await node.api("/v1/publish", { body: { room: "chunked", data: 2 } });
+    expect(await json(after)).toMatchObject({ offset: 2 });
+  });
+
   test("an unknown route is 404 with an error body", async () => {
     const res = await node.api("/v1/nothing");
     expect(res.status).toBe(404);

@@ -28,6 +28,28 @@ export function errorResponse(c: Context, code: ErrorCode, message: string): Res
   return c.json({ error: { code, message } }, httpStatusOf[code]);
 }
 
+/**
+ * The request body as text, read until it passes `max` bytes (undefined then): a body sent
+ * without content-length is never held whole when it is too large.
+ */
+async function readBounded(req: Request, max: number): Promise<string | undefined> {
+  if (!req.body) return "";
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
+}
+
 function validationMessage(error: { issues: { path: PropertyKey[]; message: string }[] }): string {
   return error.issues
     .map((i) => (i.path.length ? `${i.path.map(String).join(".")}: ${i.message}` : i.message))
@@ -61,11 +83,14 @@ function guard(app: App, ctx: NodeContext): void {
     if (c.req.method === "POST") {
       const max = ctx.config.limits.maxFrameBytes;
       const declared = Number(c.req.header("content-length") ?? 0);
-      const text = declared > max ? "" : await c.req.text();
-      if (declared > max || Buffer.byteLength(text) > max) {
+      const text = declared > max ? undefined : await readBounded(c.req.raw, max);
+      if (text === undefined) {
         ctx.metrics.error(ErrorCode.tooLarge);
         return errorResponse(c, ErrorCode.tooLarge, `body over ${max} bytes`);
       }
+      // Handlers and validators read the body from Hono's cache, which holds promises (its
+      // declared type says otherwise).
+      (c.req.bodyCache as unknown as { text: Promise<string> }).text = Promise.resolve(text);
       if (nestsDeeperThan(text)) {
         ctx.metrics.error(ErrorCode.badRequest);
         return errorResponse(
