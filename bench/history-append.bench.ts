@@ -49,6 +49,7 @@ const store = new LibsqlHistoryStore({
     syncUrl: "",
     syncIntervalSeconds: 0,
     memoryWindow: 1000,
+    memoryWindowBytes: 64 * 1024 * 1024,
     flushMs: 100,
     batchSize: BATCH,
     bufferLimit: 1_000_000,

@@ -96,6 +96,7 @@ export const configSchema = z
         syncUrl: z.string(),
         syncIntervalSeconds: z.number().min(0),
         memoryWindow: count,
+        memoryWindowBytes: count,
         flushMs: count,
         batchSize: count,
         bufferLimit: count,

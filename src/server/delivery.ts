@@ -98,13 +98,19 @@ export class Delivery {
     for (const ws of own) ws.subscribe(topic);
   }
 
+  /** Bytes of message frames the memory window holds. */
+  get windowBytes(): number {
+    return this.deps.window.bytes;
+  }
+
   #emit(message: Message): void {
-    this.deps.window.add(message);
+    const frame = messageFrame(message);
+    this.deps.window.add(message, frame.length);
     const server = this.#server;
     if (server) {
       const n = server.subscriberCount(message.room);
       if (n > 0) {
-        if (server.publish(message.room, messageFrame(message)) === -1) this.onBackpressure();
+        if (server.publish(message.room, frame) === -1) this.onBackpressure();
         this.deps.metrics.framesOut += n;
       }
     }

@@ -74,6 +74,7 @@ async function buildContext(opts: StartOptions): Promise<NodeContext> {
   const broker = opts.broker ?? (await createBroker(config));
   const window = new MemoryWindow({
     maxRooms: WINDOW_ROOMS,
+    maxBytes: config.history.memoryWindowBytes,
     capacityOf: (room) => Math.min(config.history.memoryWindow, namespaces.of(room).historySize),
   });
   const delivery = new Delivery({ window, broker, store, registry, metrics, log });
@@ -119,6 +120,11 @@ function registerGauges(ctx: NodeContext): void {
       m.counter(`edgepush_broker_${name}_total`, help, () => brokerStats()[key] ?? 0);
     }
   }
+  m.gauge(
+    "edgepush_window_bytes",
+    "Bytes of message frames in the memory window.",
+    () => ctx.delivery.windowBytes,
+  );
   m.gauge("edgepush_history_pending", "Messages waiting to be written.", () => ctx.store.pending());
   m.gauge(
     "edgepush_history_dirty_rooms",

@@ -49,6 +49,7 @@ export function historyConfig(
     syncUrl: "",
     syncIntervalSeconds: 60,
     memoryWindow: 1000,
+    memoryWindowBytes: 64 * 1024 * 1024,
     flushMs: 20,
     batchSize: 500,
     bufferLimit: 100_000,
