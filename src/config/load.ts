@@ -24,6 +24,7 @@ const DEFAULTS_FILE = "config/config.yaml (built in)";
 
 /** Environment variables and the key each one sets. */
 const envKeys: [string, string, (v: string) => unknown][] = [
+  ["EDGEPUSH_HOST", "server.host", String],
   ["PORT", "server.port", (v) => (/^\d+$/.test(v) ? Number(v) : v)],
   ["EDGEPUSH_JWT_SECRET", "auth.secret", String],
   ["EDGEPUSH_JWT_PUBLIC_KEY", "auth.publicKey", String],

@@ -11,7 +11,8 @@ import { type BrowserContext, chromium, type Page } from "playwright-core";
 import { type NodeProcess, spawnNode } from "../support/node.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
-const SCREENSHOT = join(import.meta.dir, "demo.png");
+/** Written on every run; not kept in git (src/demo/screenshot.png is a copy of one). */
+const SCREENSHOT = join(import.meta.dir, "..", ".tmp", "demo.png");
 
 let node: NodeProcess;
 let browser: BrowserContext;

@@ -42,8 +42,12 @@ describe("configuration", () => {
       "server:\n  port: 9000\nbroker:\n  kind: redis\n  redisUrl: redis://127.0.0.1:1\n",
     );
     expect(loadConfig({ file: path, env: {} }).server.port).toBe(9000);
-    const c = loadConfig({ file: path, env: { PORT: "9100", EDGEPUSH_BROKER: "memory" } });
+    const c = loadConfig({
+      file: path,
+      env: { PORT: "9100", EDGEPUSH_BROKER: "memory", EDGEPUSH_HOST: "127.0.0.1" },
+    });
     expect(c.server.port).toBe(9100);
+    expect(c.server.host).toBe("127.0.0.1");
     expect(c.broker.kind).toBe("memory");
     expect(c.broker.redisUrl).toBe("redis://127.0.0.1:1");
   });
