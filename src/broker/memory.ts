@@ -24,6 +24,12 @@ interface Waiting {
 export class MemoryBroker implements Broker {
   readonly kind = "memory" as const;
   #ctx?: BrokerContext;
+  /**
+   * Every room published in since start, with its position. Known shortcoming: never pruned,
+   * so a node that publishes in millions of distinct rooms (or inboxes) over its life holds an
+   * entry for each (about 100 bytes). Pruning needs the store to say a room has no unwritten
+   * rows, which it does not expose per room yet.
+   */
   readonly #positions = new Map<string, Position>();
   readonly #loading = new Map<string, Promise<Position>>();
   readonly #queues = new Map<string, Waiting[]>();
