@@ -27,6 +27,7 @@ const COLOURS: Record<string, string> = {
   bare: "#6b7280",
   "socketio-node": "#d97706",
   "socketio-bun": "#b45309",
+  "bare-sized": "#9ca3af",
 };
 
 function load(name: string): Result | undefined {

@@ -2,19 +2,31 @@
  * Fan-out throughput: one room, many subscribers, one publisher sending as fast as its
  * in-flight window allows; counts messages delivered per second across all subscribers.
  * edgepush runs against a bare Bun.serve publish server and Socket.IO on Node and on Bun,
- * in the same run, driven by the same client processes.
+ * in the same run, driven by the same client processes. `bare-sized` is the bare server again
+ * with payloads as long as edgepush's whole message frame, so that both move the same bytes
+ * to every subscriber: edgepush's frame carries the protocol's fields (room, offset, epoch,
+ * from, ts) around the same payload.
  *
  * usage: bun bench/fanout.ts
- *   FANOUT_SERVERS=edgepush,bare,socketio-node,socketio-bun  FANOUT_SUBSCRIBERS=1000
+ *   FANOUT_SERVERS=edgepush,bare,bare-sized,socketio-node,socketio-bun  FANOUT_SUBSCRIBERS=1000
  *   FANOUT_PAYLOAD=64  FANOUT_SECONDS=10  FANOUT_WINDOW=20  FANOUT_CLIENTS=2  FANOUT_ROUNDS=1
  */
+
+import { messageFrame } from "../src/protocol/serialize.ts";
 import { watchdog } from "./lib/children.ts";
 import { Fleet, Worker } from "./lib/fleet.ts";
+import { payload } from "./lib/framing.ts";
 import { envList, envNumber, report } from "./lib/report.ts";
 import { BENCH_SECRET, type RunningServer, type ServerName, startServer } from "./lib/servers.ts";
 
 const settings = {
-  servers: envList("FANOUT_SERVERS", ["edgepush", "bare", "socketio-node", "socketio-bun"]),
+  servers: envList("FANOUT_SERVERS", [
+    "edgepush",
+    "bare",
+    "bare-sized",
+    "socketio-node",
+    "socketio-bun",
+  ]),
   subscribers: envNumber("FANOUT_SUBSCRIBERS", 1000),
   payloadBytes: envNumber("FANOUT_PAYLOAD", 64),
   seconds: envNumber("FANOUT_SECONDS", 10),
@@ -58,7 +70,21 @@ async function settle(fleet: Fleet, expected: number, ms: number): Promise<Stats
   return stats;
 }
 
-async function measure(server: RunningServer): Promise<Record<string, string | number>> {
+/** The length of the message frame edgepush sends for one bench payload. */
+const EDGEPUSH_FRAME_BYTES = messageFrame({
+  room: ROOM,
+  offset: 10_000,
+  epoch: "AbCd0123",
+  from: "publisher-0",
+  data: payload(settings.payloadBytes, Date.now()),
+  ts: Date.now(),
+}).length;
+
+async function measure(
+  server: RunningServer,
+  label: string,
+  payloadBytes: number,
+): Promise<Record<string, string | number>> {
   const base = {
     framing: server.framing,
     urls: [server.base],
@@ -82,7 +108,7 @@ async function measure(server: RunningServer): Promise<Record<string, string | n
         count,
         rate: 0,
         window: settings.window,
-        size: settings.payloadBytes,
+        size: payloadBytes,
         timeoutMs,
       });
 
@@ -98,7 +124,8 @@ async function measure(server: RunningServer): Promise<Record<string, string | n
     const seconds = (performance.now() - t0) / 1000;
     const cpu = server.cpu() - cpu0;
     return {
-      server: server.name,
+      server: label,
+      payloadBytes,
       published: run.sent,
       delivered: stats.received,
       missing: expected - stats.received,
@@ -118,10 +145,12 @@ async function measure(server: RunningServer): Promise<Record<string, string | n
 const done = watchdog(envNumber("FANOUT_TIMEOUT_SECONDS", 900), "fanout");
 const rows: Record<string, string | number>[] = [];
 for (let round = 1; round <= settings.rounds; round++) {
-  for (const name of settings.servers as ServerName[]) {
-    const server = await startServer(name);
+  for (const name of settings.servers) {
+    const sized = name === "bare-sized";
+    const server = await startServer((sized ? "bare" : name) as ServerName);
     try {
-      rows.push({ round, ...(await measure(server)) });
+      const bytes = sized ? EDGEPUSH_FRAME_BYTES : settings.payloadBytes;
+      rows.push({ round, ...(await measure(server, name, bytes)) });
     } finally {
       await server.stop();
     }
@@ -139,6 +168,7 @@ const ep = best("edgepush");
 done();
 report("fanout", settings, rows, {
   "edgepush / bare": ep / best("bare"),
+  "edgepush / bare with edgepush-sized frames": ep / best("bare-sized"),
   "edgepush / socketio-node": ep / best("socketio-node"),
   "edgepush / socketio-bun": ep / best("socketio-bun"),
 });

@@ -1,4 +1,5 @@
-import { and, asc, desc, eq, gt, lt, sql } from "drizzle-orm";
+import type { Client, InStatement, InValue } from "@libsql/client";
+import { and, asc, desc, eq, gt, lt } from "drizzle-orm";
 import type { LibSQLDatabase } from "drizzle-orm/libsql";
 import type { Message, Position } from "../protocol/frames.ts";
 import { type MessageRow, messages, rooms } from "./schema.ts";
@@ -9,17 +10,6 @@ export type Db = LibSQLDatabase<Record<string, never>>;
 
 /** Rows per INSERT statement: 6 parameters each, well under SQLite's parameter limit. */
 const ROWS_PER_INSERT = 1000;
-
-function toRow(m: Message): MessageRow {
-  return {
-    room: m.room,
-    offset: m.offset,
-    epoch: m.epoch,
-    sender: m.from ?? null,
-    data: JSON.stringify(m.data ?? null),
-    ts: m.ts,
-  };
-}
 
 function toMessage(r: MessageRow): Message {
   const m: Message = {
@@ -45,50 +35,49 @@ function lastPositions(batch: Message[]): Map<string, Position> {
   return out;
 }
 
+/** One row's placeholders in the message insert: room, offset, epoch, sender, data, ts. */
+const MESSAGE_VALUES = "(?,?,?,?,?,?)";
+
 /**
  * Writes a batch in one transaction: multi-row inserts of the messages (a row at an existing
  * offset is replaced, as after an epoch change) and each room's last offset. A room whose
  * epoch changes takes the batch's offset; otherwise its last offset only moves forward.
+ *
+ * This is the hot write path, so it sends SQL text to the libSQL client directly: building
+ * the same statements through drizzle's query builder cost more CPU than running them. The
+ * SQL names the tables and columns of schema.ts.
  */
-export async function writeBatch(db: Db, batch: Message[]): Promise<void> {
+export async function writeBatch(client: Client, batch: Message[]): Promise<void> {
   if (batch.length === 0) return;
-  const rows = batch.map(toRow);
-  const inserts = [];
-  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-    inserts.push(
-      db
-        .insert(messages)
-        .values(rows.slice(i, i + ROWS_PER_INSERT))
-        .onConflictDoUpdate({
-          target: [messages.room, messages.offset],
-          set: {
-            epoch: sql`excluded.epoch`,
-            sender: sql`excluded.sender`,
-            data: sql`excluded.data`,
-            ts: sql`excluded.ts`,
-          },
-        }),
-    );
-  }
-  const positions = [...lastPositions(batch)].map(([room, p]) => ({
-    room,
-    epoch: p.epoch,
-    lastOffset: p.offset,
-  }));
-  const upsert = db
-    .insert(rooms)
-    .values(positions)
-    .onConflictDoUpdate({
-      target: rooms.room,
-      set: {
-        lastOffset: sql`CASE WHEN ${rooms.epoch} = excluded.epoch
-          THEN max(${rooms.lastOffset}, excluded.last_offset) ELSE excluded.last_offset END`,
-        epoch: sql`excluded.epoch`,
-      },
+  const statements: InStatement[] = [];
+  for (let i = 0; i < batch.length; i += ROWS_PER_INSERT) {
+    const chunk = batch.slice(i, i + ROWS_PER_INSERT);
+    const args: InValue[] = [];
+    for (const m of chunk) {
+      args.push(m.room, m.offset, m.epoch, m.from ?? null, JSON.stringify(m.data ?? null), m.ts);
+    }
+    statements.push({
+      sql:
+        "INSERT INTO messages (room, offset, epoch, sender, data, ts) VALUES " +
+        Array(chunk.length).fill(MESSAGE_VALUES).join(",") +
+        " ON CONFLICT (room, offset) DO UPDATE SET epoch = excluded.epoch," +
+        " sender = excluded.sender, data = excluded.data, ts = excluded.ts",
+      args,
     });
-  const [first, ...rest] = inserts;
-  if (!first) return;
-  await db.batch([first, ...rest, upsert]);
+  }
+  const positions = [...lastPositions(batch)];
+  const args: InValue[] = [];
+  for (const [room, p] of positions) args.push(room, p.epoch, p.offset);
+  statements.push({
+    sql:
+      "INSERT INTO rooms (room, epoch, last_offset) VALUES " +
+      Array(positions.length).fill("(?,?,?)").join(",") +
+      " ON CONFLICT (room) DO UPDATE SET last_offset = CASE WHEN rooms.epoch = excluded.epoch" +
+      " THEN max(rooms.last_offset, excluded.last_offset) ELSE excluded.last_offset END," +
+      " epoch = excluded.epoch",
+    args,
+  });
+  await client.batch(statements, "write");
 }
 
 /** The stored position of a room, if the room is known. */

@@ -211,13 +211,14 @@ export class LibsqlHistoryStore implements HistoryStore {
   }
 
   async #drain(): Promise<boolean> {
-    const db = this.#database();
     const size = this.#opts.config.batchSize;
     while (this.#queue.size > 0) {
       const batch = this.#queue.take(size);
       try {
         if (this.#outage) await this.#renewConnections();
-        await writeBatch(db, batch);
+        const client = this.#client;
+        if (!client) throw new Error("history store is not open");
+        await writeBatch(client, batch);
       } catch (err) {
         this.#failed(err);
         return false;

@@ -20,17 +20,30 @@ function takeToken(conn: Connection, rate: number): boolean {
   return true;
 }
 
+/**
+ * Runs a connection's frame handlers one after another. A handler starts at once when none is
+ * running (the common case), else after the one before it.
+ */
 function enqueue(ctx: NodeContext, ws: Socket, job: () => Promise<void> | void): void {
   const conn = ws.data;
-  const tail: Promise<void> = (conn.queue ?? Promise.resolve())
-    .then(job)
-    .catch((err: unknown) => {
-      ctx.log.error("connection task failed", { client: conn.id, error: String(err) });
-      closeSocket(ws, ctx.metrics, CloseCode.internalError);
-    })
-    .then(() => {
-      if (conn.queue === tail) conn.queue = undefined;
-    });
+  let run: Promise<void> | void;
+  if (conn.queue) run = conn.queue.then(job);
+  else {
+    try {
+      run = job();
+    } catch (err) {
+      run = Promise.reject(err);
+    }
+    if (!(run instanceof Promise)) return;
+  }
+  const settle = () => {
+    if (conn.queue === tail) conn.queue = undefined;
+  };
+  const tail: Promise<void> = run.then(settle, (err: unknown) => {
+    settle();
+    ctx.log.error("connection task failed", { client: conn.id, error: String(err) });
+    closeSocket(ws, ctx.metrics, CloseCode.internalError);
+  });
   conn.queue = tail;
 }
 
