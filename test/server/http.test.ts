@@ -100,6 +100,31 @@ describe("HTTP API", () => {
     expect(await json(after)).toMatchObject({ offset: 2 });
   });
 
+  test("query numbers are plain digits: blank, hex, exponents and signs are 400", async () => {
+    for (let i = 1; i <= 3; i++) {
+      await node.api("/v1/publish", { body: { room: "q:r", data: i } });
+    }
+    for (const bad of ["since=", "since=0x1", "since=1e0", "since=-1", "limit=abc", "before=1.5"]) {
+      const res = await node.api(`/v1/rooms/q:r/history?${bad}`);
+      expect(res.status).toBe(400);
+      expect((await json(res)).error).toMatchObject({
+        code: "bad_request",
+        message: expect.stringContaining(bad.split("=")[0] as string),
+      });
+    }
+    expect((await node.api("/v1/users?limit=1e2")).status).toBe(400);
+    const ok = await json(await node.api("/v1/rooms/q:r/history?since=1&limit=1"));
+    expect(ok.messages.map((m: Frame) => m.offset)).toEqual([2]);
+  });
+
+  test("user paths take any valid user id, up to 256 characters of any plane", async () => {
+    const long = "🦊".repeat(256);
+    const res = await node.api(`/v1/users/${encodeURIComponent(long)}`);
+    expect(await json(res)).toEqual({ user: long, online: false, connections: 0 });
+    const bad = await node.api(`/v1/users/${encodeURIComponent("a\u0007b")}`);
+    expect(bad.status).toBe(400);
+  });
+
   test("an unknown route is 404 with an error body", async () => {
     const res = await node.api("/v1/nothing");
     expect(res.status).toBe(404);

@@ -50,13 +50,24 @@ function body<T extends z.ZodType>(schema: T) {
   return { body: { required: true, content: { "application/json": { schema } } } };
 }
 
+/** A query parameter holding a whole number in plain digits (no sign, hex, exponent or blank). */
+function digits(min: number) {
+  return z
+    .string()
+    .regex(/^\d{1,15}$/, "must be a whole number in digits")
+    .transform(Number)
+    .pipe(z.number().int().min(min));
+}
+
 const Paging = z.object({
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  limit: digits(1).pipe(z.number().max(1000)).default(100),
   cursor: z.string().optional(),
 });
 
 const RoomParam = z.object({ room: z.string().min(1).max(256) });
-const UserParam = z.object({ user: z.string().min(1).max(256) });
+const UserParam = z.object({
+  user: z.string().refine(isUserId, "not a user id: 1-256 characters, no control characters"),
+});
 
 export const publishRoute = createRoute({
   method: "post",
@@ -170,9 +181,9 @@ export const historyRoute = createRoute({
   request: {
     params: RoomParam,
     query: z.object({
-      since: z.coerce.number().int().min(0).optional(),
-      before: z.coerce.number().int().min(1).optional(),
-      limit: z.coerce.number().int().min(1).optional(),
+      since: digits(0).optional(),
+      before: digits(1).optional(),
+      limit: digits(1).optional(),
     }),
   },
   responses: json(
