@@ -22,6 +22,9 @@ import { Registry } from "./registry.ts";
 import { closeSocket } from "./send.ts";
 import { sweepIdle, sweepSlowConsumers, upgrade, websocketHandlers } from "./ws.ts";
 
+/** Least time between two slow-consumer sweeps caused by backpressure. */
+const SWEEP_GAP_MS = 100;
+
 /** Rooms whose newest messages stay in the memory window. */
 const WINDOW_ROOMS = 10_000;
 
@@ -223,12 +226,17 @@ export async function startNode(opts: StartOptions): Promise<EdgeNode> {
   });
   ctx.server = server;
   ctx.delivery.attach(server);
+  // A publish that meets backpressure asks for a sweep of slow consumers: at most one every
+  // SWEEP_GAP_MS, since under load most publishes meet some backpressure and a sweep visits
+  // every connection (Bun's hard limit, 4x the soft one, still caps what any socket holds).
+  let sweepDue = 0;
   let sweepQueued = false;
   ctx.delivery.onBackpressure = () => {
-    if (sweepQueued) return;
+    if (sweepQueued || performance.now() < sweepDue) return;
     sweepQueued = true;
     setImmediate(() => {
       sweepQueued = false;
+      sweepDue = performance.now() + SWEEP_GAP_MS;
       sweepSlowConsumers(ctx);
     });
   };
