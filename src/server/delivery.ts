@@ -98,6 +98,9 @@ export class Delivery {
     for (const ws of own) ws.subscribe(topic);
   }
 
+  /** Length of every message frame published so far (a frame to n sockets counts once). */
+  publishedBytes = 0;
+
   /** Bytes of message frames the memory window holds. */
   get windowBytes(): number {
     return this.deps.window.bytes;
@@ -105,6 +108,7 @@ export class Delivery {
 
   #emit(message: Message): void {
     const frame = messageFrame(message);
+    this.publishedBytes += frame.length;
     this.deps.window.add(message, frame.length);
     const server = this.#server;
     if (server) {

@@ -226,17 +226,23 @@ export async function startNode(opts: StartOptions): Promise<EdgeNode> {
   });
   ctx.server = server;
   ctx.delivery.attach(server);
-  // A publish that meets backpressure asks for a sweep of slow consumers: at most one every
-  // SWEEP_GAP_MS, since under load most publishes meet some backpressure and a sweep visits
-  // every connection (Bun's hard limit, 4x the soft one, still caps what any socket holds).
+  // A publish that meets backpressure asks for a sweep of slow consumers. Under load most
+  // publishes meet some, and a sweep visits every connection, so one runs only when
+  // SWEEP_GAP_MS passed since the last, or when frames of `limits.backpressureBytes` were
+  // published since: no socket can then have grown from under the soft limit to Bun's hard
+  // limit (four times it, where Bun drops the socket without a 4008) between two sweeps.
   let sweepDue = 0;
+  let sweptAtBytes = 0;
   let sweepQueued = false;
   ctx.delivery.onBackpressure = () => {
-    if (sweepQueued || performance.now() < sweepDue) return;
+    if (sweepQueued) return;
+    const grown = ctx.delivery.publishedBytes - sweptAtBytes;
+    if (performance.now() < sweepDue && grown < config.limits.backpressureBytes) return;
     sweepQueued = true;
     setImmediate(() => {
       sweepQueued = false;
       sweepDue = performance.now() + SWEEP_GAP_MS;
+      sweptAtBytes = ctx.delivery.publishedBytes;
       sweepSlowConsumers(ctx);
     });
   };
