@@ -1,5 +1,6 @@
 import type { Client } from "@libsql/client";
 import type { Logger } from "../log.ts";
+import { EdgepushError, ErrorCode } from "../protocol/codes.ts";
 import { newEpoch } from "./epoch.ts";
 
 type State =
@@ -33,11 +34,16 @@ export class DirtyRooms {
     private readonly client: () => Client | undefined,
     private readonly log: Logger,
     private readonly epochOf: (room: string) => string,
+    /** Reopens the connection after a failed write (see the store's renewConnections). */
+    private readonly renew: () => Promise<void>,
   ) {}
 
   /**
    * Resolves once `room` is marked; undefined (nothing to wait for) when it already is.
-   * A mark that cannot be written is logged and does not hold up publishing.
+   * Rejects with `unavailable` when the mark cannot be written (the database is locked or
+   * gone): handing out offsets that an unclean stop could hand out again in the same epoch
+   * would break the one promise offsets make, so the publish fails instead, and the next one
+   * tries to mark the room again. Rooms already marked keep publishing through an outage.
    */
   mark(room: string): Promise<void> | undefined {
     const state = this.#states.get(room);
@@ -45,9 +51,13 @@ export class DirtyRooms {
     if (state?.kind === "marking") return state.done;
     if (state?.kind === "clearing") return state.done.then(() => this.mark(room));
     this.#toMark.add(room);
-    this.#marking ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
-      this.#writeMarks(),
-    );
+    if (!this.#marking) {
+      this.#marking = new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+        this.#writeMarks(),
+      );
+      // Every caller awaits it; this keeps a failure nobody awaits from being unhandled.
+      this.#marking.catch(() => {});
+    }
     const done = this.#marking;
     this.#states.set(room, { kind: "marking", done });
     return done;
@@ -65,8 +75,9 @@ export class DirtyRooms {
       if (this.#states.get(room)?.kind === "dirty" && isEmpty(room)) clearing.push(room);
     }
     if (clearing.length === 0) return;
-    const done = this.#update(clearing, 0).catch((err: unknown) => {
+    const done = this.#update(clearing, 0).catch(async (err: unknown) => {
       this.log.debug("clearing dirty rooms failed", { error: String(err) });
+      await this.renew().catch(() => {});
     });
     for (const room of clearing) this.#states.set(room, { kind: "clearing", done });
     await done;
@@ -113,11 +124,17 @@ export class DirtyRooms {
       this.#failing = false;
     } catch (err) {
       if (!this.#failing) {
-        this.log.warn("cannot mark rooms dirty: an unclean stop now could reuse offsets", {
+        this.log.warn("cannot mark rooms dirty: their publishes fail until it can", {
           error: String(err),
         });
       }
       this.#failing = true;
+      for (const room of rooms) this.#states.delete(room);
+      await this.renew().catch(() => {});
+      throw new EdgepushError(
+        ErrorCode.unavailable,
+        "the history store cannot record this room's next offsets now; try again",
+      );
     }
     for (const room of rooms) this.#states.set(room, { kind: "dirty" });
   }

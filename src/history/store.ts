@@ -68,6 +68,7 @@ export class LibsqlHistoryStore implements HistoryStore {
       () => this.#client,
       opts.log,
       (room) => this.#firstEpoch(room),
+      () => this.#renewConnections(),
     );
   }
 
@@ -165,7 +166,13 @@ export class LibsqlHistoryStore implements HistoryStore {
   async retain(): Promise<number> {
     const client = this.#client;
     if (!client) return 0;
-    const removed = await retentionPass(client, this.#opts.retentionOf);
+    let removed: number;
+    try {
+      removed = await retentionPass(client, this.#opts.retentionOf);
+    } catch (err) {
+      await this.#renewConnections().catch(() => {});
+      throw err;
+    }
     this.#retained += removed;
     return removed;
   }
@@ -238,6 +245,12 @@ export class LibsqlHistoryStore implements HistoryStore {
   /**
    * After a failed write on a local file, libSQL can leave the failed statement active on its
    * connection, so every later COMMIT fails with SQLITE_BUSY; fresh connections clear it.
+   */
+  /**
+   * Opens the local database connection again after a failed write. A write refused with
+   * SQLITE_BUSY leaves the local connection inside the failed statement's transaction
+   * (@libsql/client 0.18), so that every later write on it would stay uncommitted: invisible
+   * to other connections and lost if the process dies.
    */
   async #renewConnections(): Promise<void> {
     if (modeOf(this.#opts.config) !== "remote") await this.#client?.reconnect();

@@ -2,6 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createClient } from "@libsql/client";
 import { type Frame, TestClient, tokenFor } from "../support/client.ts";
 import { historyWritten } from "../support/metrics.ts";
 import { type NodeProcess, spawnNode } from "../support/node.ts";
@@ -166,5 +167,42 @@ describe("history across node restarts", () => {
       ["@bob", 3, "alice", { n: 3 }],
       ["@bob", 4, undefined, { n: 4 }],
     ]);
+  });
+});
+
+describe("a database that cannot record a room's offsets", () => {
+  test("refuses that room's publishes as unavailable, so a kill -9 then cannot reuse an offset", async () => {
+    const dir = freshDir();
+    const node = await start({ dir });
+    const publish = (n: NodeProcess, room: string, data: unknown) =>
+      n.api("/v1/publish", { body: { room, data } });
+    expect((await publish(node, "marks:known", "before")).status).toBe(200);
+    await historyWritten(node);
+
+    // Another connection holds a write transaction on the database file.
+    const other = createClient({ url: `file:${join(dir, "edgepush.db")}` });
+    const tx = await other.transaction("write");
+    await tx.execute("INSERT INTO rooms (room, epoch, last_offset) VALUES ('lock', 'x', 0)");
+    try {
+      for (const room of ["marks:fresh", "marks:known"]) {
+        const res = await publish(node, room, "during the lock");
+        expect(res.status).toBe(503);
+        expect(((await res.json()) as Frame).error.code).toBe("unavailable");
+      }
+    } finally {
+      await tx.rollback();
+      other.close();
+    }
+    const acked = (await (await publish(node, "marks:fresh", "after")).json()) as Frame;
+    expect(acked.offset).toBe(1);
+
+    await node.kill();
+    const again = await start(node.again());
+    const next = (await (await publish(again, "marks:fresh", "restarted")).json()) as Frame;
+    // Either the row was written (the sequence goes on) or the room got a new epoch.
+    if (next.epoch === acked.epoch) expect(next.offset).toBe(2);
+    else expect(next.epoch).not.toBe(acked.epoch);
+    const history = (await (await again.api("/v1/rooms/marks:fresh/history")).json()) as Frame;
+    expect(history.messages.some((m: Frame) => m.data === "during the lock")).toBe(false);
   });
 });
