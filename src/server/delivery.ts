@@ -3,7 +3,7 @@ import type { Broker, PresenceEvent } from "../broker/types.ts";
 import type { HistoryStore } from "../history/types.ts";
 import type { MemoryWindow } from "../history/window.ts";
 import type { Logger } from "../log.ts";
-import type { Message } from "../protocol/frames.ts";
+import type { Message, Position } from "../protocol/frames.ts";
 import { messageFrame } from "../protocol/serialize.ts";
 import { type Connection, presenceTopic } from "./connection.ts";
 import type { Metrics } from "./metrics.ts";
@@ -14,10 +14,21 @@ import type { Registry } from "./registry.ts";
  * each. A message that follows a gap waits while the gap is filled from the broker's hot
  * history or the store. Connections replaying history for a room hold live messages until
  * their replay is sent.
+ *
+ * Order is kept per room from a known position: in a cluster this node's own publishes and
+ * other nodes' messages arrive over different connections, so a room's messages can come out
+ * of order, and only a known position tells a late message from a new one. A room gets its
+ * position when its first local connection starts joining: until the joining connection has
+ * read the room's position (`positioned`), the room's messages wait; from then on they are
+ * handed out in order. Rooms no local connection is in are not tracked.
  */
 export class Delivery {
   #server?: Server<Connection>;
   readonly #holds = new Map<string, Set<Connection>>();
+  /** Rooms with local subscribers (or joining ones): the last position handed to them. */
+  readonly #last = new Map<string, Position>();
+  /** Rooms whose first local connection is joining: messages wait for the room's position. */
+  readonly #pending = new Map<string, Message[]>();
   /** Rooms filling a gap, with the messages that arrived meanwhile. */
   readonly #filling = new Map<string, Message[]>();
   gapsFilled = 0;
@@ -42,12 +53,12 @@ export class Delivery {
 
   /** Delivers a message assigned on any node, keeping per-room order. */
   deliver(message: Message): void {
-    const waiting = this.#filling.get(message.room);
+    const waiting = this.#filling.get(message.room) ?? this.#pending.get(message.room);
     if (waiting) {
       waiting.push(message);
       return;
     }
-    const last = this.deps.window.last(message.room);
+    const last = this.#last.get(message.room);
     if (last && last.epoch === message.epoch) {
       if (message.offset <= last.offset) return;
       if (message.offset > last.offset + 1) {
@@ -58,8 +69,51 @@ export class Delivery {
     this.#emit(message);
   }
 
+  /**
+   * A joining connection read `room`'s position. For a room not tracked yet, it becomes the
+   * room's position, and the messages that waited for it are handed out in order after it.
+   */
+  positioned(room: string, latest: Position): void {
+    const waited = this.#pending.get(room);
+    if (!waited) return;
+    this.#pending.delete(room);
+    if (!this.#last.has(room)) this.#last.set(room, { offset: latest.offset, epoch: latest.epoch });
+    for (const m of waited.sort((a, b) => a.offset - b.offset)) this.deliver(m);
+  }
+
+  /**
+   * A connection joins `room`'s topic, told that the room is at `latest`. Returns the offset
+   * its replay goes up to: `latest`, or less when this node has not yet handed out the
+   * messages up to `latest` (they then reach the connection live, through the topic, so the
+   * replay must not send them too).
+   */
+  joined(room: string, latest: Position): number {
+    const last = this.#last.get(room);
+    if (last && last.epoch === latest.epoch) return Math.min(latest.offset, last.offset);
+    this.#last.set(room, { offset: latest.offset, epoch: latest.epoch });
+    return latest.offset;
+  }
+
+  /** Stops tracking a room once no local connection is in it or joining it. */
+  left(room: string): void {
+    if (this.deps.registry.hasRoom(room) || (this.#server?.subscriberCount(room) ?? 0) > 0) return;
+    this.forget(room);
+  }
+
+  /** Stops tracking a room (an inbox whose user has no connection left on the node). */
+  forget(room: string): void {
+    if (this.#holds.has(room)) return;
+    this.#last.delete(room);
+    const waited = this.#pending.get(room);
+    this.#pending.delete(room);
+    for (const m of waited ?? []) this.#emit(m);
+  }
+
   /** Starts holding live messages of `room` for a connection that is replaying history. */
   hold(room: string, conn: Connection): void {
+    if (!this.#last.has(room) && !this.#pending.has(room) && !this.#filling.has(room)) {
+      this.#pending.set(room, []);
+    }
     conn.holds ??= new Map();
     conn.holds.set(room, []);
     let set = this.#holds.get(room);
@@ -107,6 +161,9 @@ export class Delivery {
   }
 
   #emit(message: Message): void {
+    if (this.#last.has(message.room)) {
+      this.#last.set(message.room, { offset: message.offset, epoch: message.epoch });
+    }
     const frame = messageFrame(message);
     this.publishedBytes += frame.length;
     this.deps.window.add(message, frame.length);
@@ -127,7 +184,7 @@ export class Delivery {
     this.#filling.set(room, waiting);
     this.#missing(room, after, next.offset - 1)
       .then((found) => {
-        const complete = found.length === next.offset - 1 - after;
+        const complete = found.length === next.offset - 1 - after && found[0]?.offset === after + 1;
         if (complete) this.gapsFilled++;
         else {
           this.gapsLost++;
@@ -146,11 +203,13 @@ export class Delivery {
       })
       .finally(() => {
         this.#filling.delete(room);
-        const last = this.deps.window.last(room);
-        for (const m of waiting.sort((a, b) => a.offset - b.offset)) {
-          if (last && m.offset <= last.offset && m.epoch === last.epoch) continue;
-          this.deliver(m);
+        // What could not be found is given up: the room goes on from just before `next`,
+        // instead of asking for the same missing offsets again with every message.
+        const last = this.#last.get(room);
+        if (last && last.epoch === next.epoch && last.offset < next.offset - 1) {
+          this.#last.set(room, { offset: next.offset - 1, epoch: next.epoch });
         }
+        for (const m of waiting.sort((a, b) => a.offset - b.offset)) this.deliver(m);
       });
   }
 

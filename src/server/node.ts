@@ -208,6 +208,13 @@ export async function startNode(opts: StartOptions): Promise<EdgeNode> {
       status: (up) => log.info(up ? "broker up" : "broker down", { broker: ctx.broker.kind }),
     },
   });
+  // Every connection is in $broadcast: its order is kept from the position it has now.
+  await ctx.broker
+    .position(BROADCAST_ROOM)
+    .then((p) => ctx.delivery.joined(BROADCAST_ROOM, p))
+    .catch((err: unknown) => {
+      log.warn("no $broadcast position at start", { error: String(err) });
+    });
   registerGauges(ctx);
   ctx.expiry.start();
   const app = createHttpApp(ctx);

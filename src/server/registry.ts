@@ -98,6 +98,11 @@ export class Registry implements LocalView {
     return out;
   }
 
+  /** Whether any connection on this node is in `room`. */
+  hasRoom(room: string): boolean {
+    return this.#rooms.has(room);
+  }
+
   /** Rooms with at least one subscribed connection on this node. */
   roomCount(): number {
     return this.#rooms.size;

@@ -28,6 +28,7 @@ export async function prepareJoin(
   ctx.delivery.hold(room, conn);
   try {
     const latest = await ctx.broker.position(room);
+    ctx.delivery.positioned(room, latest);
     const missed = since ? await ctx.reader.missed(room, since, latest) : [];
     const recovered = since ? missed !== undefined : undefined;
     return {
@@ -35,9 +36,13 @@ export async function prepareJoin(
       recovered,
       finish: () => {
         const held = ctx.delivery.release(room, conn);
-        if (conn.state === "closed") return;
-        let last = latest.offset;
-        for (const m of missed ?? []) ws.send(messageFrame(m));
+        if (conn.state === "closed") {
+          ctx.delivery.left(room);
+          return;
+        }
+        const upto = ctx.delivery.joined(room, latest);
+        let last = upto;
+        for (const m of missed ?? []) if (m.offset <= upto) ws.send(messageFrame(m));
         for (const m of held) {
           if (m.epoch !== latest.epoch || m.offset <= last) continue;
           ws.send(messageFrame(m));
@@ -49,6 +54,7 @@ export async function prepareJoin(
     };
   } catch (err) {
     ctx.delivery.release(room, conn);
+    ctx.delivery.left(room);
     throw err;
   }
 }
@@ -81,6 +87,7 @@ export function leaveRoom(ctx: NodeContext, ws: Socket, room: string): void {
       ctx.log.warn("presence leave failed", { room, error: String(err) });
     });
   }
+  ctx.delivery.left(room);
 }
 
 /** The inbox room of a connection's user. */

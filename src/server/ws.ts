@@ -1,6 +1,7 @@
 import type { WebSocketHandler } from "bun";
 import { CloseCode, ErrorCode } from "../protocol/codes.ts";
 import { parseClientFrame } from "../protocol/parse.ts";
+import { inboxOf } from "../rooms/names.ts";
 import { type Connection, newConnection, type Socket } from "./connection.ts";
 import type { NodeContext } from "./context.ts";
 import { leaveRoom } from "./rooms.ts";
@@ -159,7 +160,7 @@ function onClose(ctx: NodeContext, ws: Socket, code: number, reason: string): vo
   for (const room of [...(conn.holds?.keys() ?? [])]) ctx.delivery.release(room, conn);
   if (conn.user) {
     for (const room of [...(conn.rooms?.keys() ?? [])]) leaveRoom(ctx, ws, room);
-    ctx.registry.remove(ws);
+    if (ctx.registry.remove(ws)) ctx.delivery.forget(inboxOf(conn.user));
   }
   const fields = {
     client: conn.id,

@@ -233,6 +233,58 @@ describe.each(kinds)("a three-node cluster over %s", (kind) => {
     expect(rest.map((m) => m.offset)).toEqual(offsets.slice(10));
   }, 60_000);
 
+  test("a room's first messages, published on two nodes at once, all reach a subscriber in order", async () => {
+    const reader = await connect(a, "first-reader");
+    const rooms = Array.from({ length: 30 }, (_, i) => `fresh:r${i}`);
+    for (const room of rooms) await subscribe(reader, room);
+    for (const room of rooms) {
+      const acks = await Promise.all([publish(a, room, "a"), publish(b, room, "b")]);
+      expect(acks.map((x) => x.body.offset).sort()).toEqual([1, 2]);
+    }
+    for (const room of rooms) {
+      await until(() => messagesOf(reader, room).length >= 2, { what: `both messages of ${room}` });
+      expect(messagesOf(reader, room).map((m) => m.offset)).toEqual([1, 2]);
+    }
+  });
+
+  test("joining with since while other nodes publish gives each offset once", async () => {
+    const room = "busy:since";
+    let sending = true;
+    const senders = [a, c].map(async (node) => {
+      for (let i = 0; sending && i < 3000; i++) await publish(node, room, i);
+    });
+    try {
+      await until(
+        async () => (await json(b, `/v1/rooms/${room}/history?limit=1`)).messages.length > 0,
+        {
+          what: "the first publishes",
+        },
+      );
+      for (let round = 0; round < 15; round++) {
+        const page = await json(b, `/v1/rooms/${room}/history?limit=1`);
+        const latest = page.messages[0];
+        const joiner = await connect([b, c][round % 2]!, `since-${round}`);
+        const reply = await subscribe(joiner, room, {
+          since: { offset: Math.max(0, latest.offset - 3), epoch: page.epoch },
+        });
+        expect(reply.recovered).toBe(true);
+        const until_ = reply.offset + 5;
+        await until(() => messagesOf(joiner, room).some((m) => m.offset >= until_), {
+          what: "messages past the join",
+        });
+        const got = messagesOf(joiner, room).map((m) => m.offset);
+        const start = Math.max(0, latest.offset - 3) + 1;
+        expect(got.slice(0, until_ - start + 1)).toEqual(
+          Array.from({ length: until_ - start + 1 }, (_, i) => start + i),
+        );
+        joiner.close();
+      }
+    } finally {
+      sending = false;
+      await Promise.all(senders);
+    }
+  }, 60_000);
+
   test("connected is the first frame even while broadcasts flow", async () => {
     let sending = true;
     const sender = (async () => {
