@@ -5,6 +5,7 @@ import { BROADCAST_ROOM, BroadcastFeed } from "./broadcasts.ts";
 import { Cursor } from "./cursor.ts";
 import { Emitter } from "./emitter.ts";
 import { TokenKeeper, tokenError } from "./keeper.ts";
+import { Pacer } from "./pacer.ts";
 import { type LostPolicy, type Outgoing, Requests, unavailable } from "./requests.ts";
 import { Subscription } from "./subscription.ts";
 import type {
@@ -52,8 +53,12 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 const PING_GRACE_MS = 10_000;
 /** Wait before resending a subscribe that the server rate-limited. */
 const RATE_LIMIT_RETRY_MS = 1_000;
+/** Frames a second the client sends at most, by default: under the server's default of 100. */
+const DEFAULT_FRAMES_PER_SECOND = 90;
+/** How long a connection must last before the reconnect backoff starts again from zero. */
+const STABLE_MS = 10_000;
 
-type Timers = "reconnect" | "handshake" | "dead";
+type Timers = "reconnect" | "handshake" | "dead" | "stable";
 
 function detach(ws: WebSocketLike): void {
   ws.onopen = null;
@@ -93,6 +98,8 @@ export class EdgepushClient extends Emitter<ClientEvents> {
   #info: ConnectedInfo | undefined;
   readonly #tokens: TokenKeeper;
   #attempt = 0;
+  /** Spaces this connection's frames (a new one for every connection). */
+  #pacer: Pacer | null = null;
   #askedInbox = false;
   /** Bumped by every open and stop, so an open that outlived its turn does nothing. */
   #generation = 0;
@@ -278,7 +285,10 @@ export class EdgepushClient extends Emitter<ClientEvents> {
           return;
         }
         if (err.code === ErrorCode.rateLimited) {
-          setTimeout(() => this.#resubscribeIfCurrent(sub), RATE_LIMIT_RETRY_MS);
+          // Only on the connection that refused it: a new connection resubscribes anyway.
+          setTimeout(() => {
+            if (ws && this.#ws === ws) this.#resubscribeIfCurrent(sub);
+          }, RATE_LIMIT_RETRY_MS);
           return;
         }
         this.#subs.delete(sub.room);
@@ -366,7 +376,7 @@ export class EdgepushClient extends Emitter<ClientEvents> {
         });
         break;
       case "ping":
-        this.#ws?.send(JSON.stringify({ type: "pong" }));
+        this.#pacer?.push(JSON.stringify({ type: "pong" }));
         break;
       case "unsubscribed": {
         // Without id: the server ended the subscription (a refreshed token no longer grants
@@ -392,11 +402,19 @@ export class EdgepushClient extends Emitter<ClientEvents> {
     const { client, user, node, region, ping } = frame;
     this.#info = { client, user, node, region, ping };
     if (inboxRecovered !== undefined) this.#info.inboxRecovered = inboxRecovered;
-    this.#attempt = 0;
+    // The backoff starts again only once a connection proved stable: a server that accepts
+    // and then closes at once (4029, 1013) meets a growing wait, not the first one each time.
+    this.#setTimer("stable", STABLE_MS, () => {
+      this.#attempt = 0;
+    });
     this.#armDeadTimer();
     this.#tokens.start();
     const ws = this.#ws;
-    this.#requests.online((text) => ws?.send(text));
+    const pacer = new Pacer(this.#opts.maxFramesPerSecond ?? DEFAULT_FRAMES_PER_SECOND, (text) =>
+      ws?.send(text),
+    );
+    this.#pacer = pacer;
+    this.#requests.online((text) => pacer.push(text));
     for (const sub of this.#subs.values()) this.#sendSubscribe(sub);
     this.#broadcasts.connected();
     this.#setState({ state: "connected" });
@@ -435,7 +453,11 @@ export class EdgepushClient extends Emitter<ClientEvents> {
   }
 
   #offline(): void {
-    for (const name of ["handshake", "dead", "reconnect"] as const) this.#clearTimer(name);
+    for (const name of ["handshake", "dead", "reconnect", "stable"] as const) {
+      this.#clearTimer(name);
+    }
+    this.#pacer?.stop();
+    this.#pacer = null;
     this.#tokens.stop();
     this.#requests.offline();
     this.#broadcasts.offline();

@@ -58,6 +58,12 @@ export interface ClientOptions {
    * deduplicated, with no extra request.
    */
   recoverBroadcasts?: boolean;
+  /**
+   * Most frames the client sends a second (default 90). Frames over it wait their turn. Keep
+   * it at or below the server's `limits.framesPerSecond` (100 by default), which answers
+   * frames over its rate with `rate_limited` and then closes with 4029.
+   */
+  maxFramesPerSecond?: number;
 }
 
 /**

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { EdgepushError } from "../../src/protocol/codes.ts";
 import { tokenFor } from "../support/client.ts";
 import { type NodeProcess, spawnNode } from "../support/node.ts";
+import { until } from "../support/wait.ts";
 import { clientFor, collect, stateWhere } from "./helpers.ts";
 
 let node: NodeProcess;
@@ -130,6 +131,29 @@ describe("close codes", () => {
     await refreshedTwice; // the second refresh comes after the first token expired
     expect((await client.publish("refresh:room", 1)).offset).toBe(1);
     expect(states.map((s) => s.state)).toEqual(["connecting", "connected"]);
+    client.close();
+  });
+});
+
+describe("many rooms", () => {
+  test("150 rooms subscribe within the server's frame rate, again after a reconnect", async () => {
+    const { client, states } = clientFor(node.ws, "many-rooms");
+    const rooms = Array.from({ length: 150 }, (_, i) => `many:r${i}`);
+    const subs = rooms.map((room) => client.subscribe(room));
+    await client.connect();
+    await Promise.all(subs.map((sub) => sub.ready));
+    // The server closes the connection (4008 reconnects at once); every room comes back.
+    const back = new Promise((resolve) => client.once("connected", resolve));
+    await node.api("/v1/users/many-rooms/disconnect", { body: { code: 4008 } });
+    await back;
+    await until(() => subs.every((sub) => sub.state === "subscribed"), {
+      what: "every room subscribed again",
+    });
+    const got = collect(subs[149] as (typeof subs)[number]);
+    await node.api("/v1/publish", { body: { room: "many:r149", data: "last" } });
+    expect((await got.waitFor(1))[0]?.data).toBe("last");
+    expect(states.some((s) => s.code === 4029)).toBe(false);
+    expect(states.filter((s) => s.state === "connected")).toHaveLength(2);
     client.close();
   });
 });
