@@ -125,6 +125,15 @@ describe("HTTP API", () => {
     expect(bad.status).toBe(400);
   });
 
+  test("disconnect takes an empty JSON body as no body", async () => {
+    const res = await fetch(`${node.http}/v1/users/nobody-here/disconnect`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TEST_API_KEY}`, "content-type": "application/json" },
+    });
+    expect(res.status).toBe(200);
+    expect(await json(res)).toEqual({ disconnected: 0 });
+  });
+
   test("an unknown route is 404 with an error body", async () => {
     const res = await node.api("/v1/nothing");
     expect(res.status).toBe(404);

@@ -90,7 +90,10 @@ function guard(app: App, ctx: NodeContext): void {
       }
       // Handlers and validators read the body from Hono's cache, which holds promises (its
       // declared type says otherwise).
-      (c.req.bodyCache as unknown as { text: Promise<string> }).text = Promise.resolve(text);
+      // An empty JSON body reads as `{}`: the calls whose body is optional take it as absent.
+      const json = /^application\/json\b/i.test(c.req.header("content-type") ?? "");
+      const body = json && text.trim() === "" ? "{}" : text;
+      (c.req.bodyCache as unknown as { text: Promise<string> }).text = Promise.resolve(body);
       if (nestsDeeperThan(text)) {
         ctx.metrics.error(ErrorCode.badRequest);
         return errorResponse(
