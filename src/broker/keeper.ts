@@ -53,6 +53,8 @@ export class LinkKeeper {
   #lastFull = 0;
   #lastEcho = 0;
   #beating = false;
+  /** Set when Redis turned out to have lost this node: the next heartbeat writes presence too. */
+  #resync = false;
   /** The link a PING is checking after a timeout, if any. */
   #probing?: Link;
 
@@ -218,10 +220,11 @@ export class LinkKeeper {
       this.#lost(this.#generation, "own heartbeat not seen on the cluster channel");
       return;
     }
-    const mode = now - this.#lastFull >= this.o.fullEveryMs ? "full" : "diff";
+    const resync = this.#resync;
+    const mode = resync || now - this.#lastFull >= this.o.fullEveryMs ? "full" : "diff";
     this.#beating = true;
     const generation = this.#generation;
-    this.#beat(link, mode, false)
+    this.#beat(link, mode, resync)
       .catch((err: unknown) => {
         if (err instanceof LinkTimeout) this.#slow(link, generation, err.message);
         else if (err instanceof LinkError) this.#lost(generation, err.message);
@@ -236,8 +239,19 @@ export class LinkKeeper {
     const built = this.o.heartbeat.args(mode, presence);
     if (!built) return;
     const script = link.script(heartbeatScript, [], built.argv);
-    const removed = Number(await within(script, COMMAND_TIMEOUT_MS, "heartbeat"));
+    const reply = await within(script, COMMAND_TIMEOUT_MS, "heartbeat");
+    const [removedReply, listed] = Array.isArray(reply) ? reply : [reply, 1];
+    const removed = Number(removedReply);
     this.o.heartbeat.written(built.snapshot);
+    if (presence) this.#resync = false;
+    else if (Number(listed) === 0) {
+      // Redis no longer knew this node (it lost its data, or the node's entry expired): the
+      // next heartbeat writes presence in full again, as after a reconnect.
+      this.#resync = true;
+      this.o.log.warn("redis had lost this node's state; writing it in full", {
+        broker: this.o.kind,
+      });
+    }
     this.o.stats.heartbeats++;
     if (mode === "full") {
       this.#lastFull = Date.now();

@@ -101,13 +101,15 @@ return {1, pos[2], tonumber(pos[1]), entries}
  * (-1: presence unchanged), then user/count pairs (count 0 deletes), room/count pairs, and
  * per presence room: room, n, then n users. A presence list replaces this node's presence:
  * users no longer listed leave and new ones join, announced when no other live node has them.
- * Returns how many dead nodes were removed.
+ * Returns how many dead nodes were removed, and 1 when this node was still listed before this
+ * call (0: Redis lost its data or the node expired, so its presence must be written in full).
  */
 export const heartbeatScript = script(
   "heartbeat",
   `${HELPERS}
 local channel, node, ttl, mode = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[8]
 local now = now_ms()
+local listed = redis.call('ZSCORE', P .. 'nodes', node) and 1 or 0
 
 local function forget(dead, live)
   local rooms = redis.call('SMEMBERS', P .. 'nrooms:' .. dead)
@@ -189,7 +191,7 @@ if prooms >= 0 then
 end
 
 redis.call('PUBLISH', channel, '{"k":"h","n":' .. cjson.encode(node) .. '}')
-return #dead
+return {#dead, listed}
 `,
 );
 

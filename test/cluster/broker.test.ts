@@ -168,6 +168,31 @@ describe.each(kinds)("%s broker against a real Redis", (kind) => {
     expect(await a.broker.presence("chat:p")).toEqual(["carol"]);
   }, 20_000);
 
+  test("after Redis loses its data, nodes write their presence again", async () => {
+    fresh();
+    const a = await node("a", { presenceTtlSeconds: 1 });
+    const b = await node("b", { presenceTtlSeconds: 1 });
+    a.local.enter("chat:lost", "ann");
+    await a.broker.join("chat:lost", "ann");
+    b.local.enter("chat:lost", "ben");
+    await b.broker.join("chat:lost", "ben");
+    expect(await b.broker.presence("chat:lost")).toEqual(["ann", "ben"]);
+    await raw(["FLUSHALL"]);
+    // Each node still answers with its own users; the other's come back with its heartbeat.
+    await until(async () => (await b.broker.presence("chat:lost")).includes("ann"), {
+      what: "ann written again by a",
+    });
+    await until(async () => (await a.broker.presence("chat:lost")).includes("ben"), {
+      what: "ben written again by b",
+    });
+    a.local.exit("chat:lost", "ann");
+    await a.broker.leave("chat:lost", "ann");
+    await b.sink.when(
+      () => b.sink.events.some((e) => e.type === "leave" && e.user === "ann"),
+      "ann's leave at b",
+    );
+  }, 20_000);
+
   test("users, rooms and nodes merge every live node's records", async () => {
     fresh();
     const a = await node("a");
