@@ -8,6 +8,7 @@ import { LinkKeeper } from "./keeper.ts";
 import type { Link, Transport } from "./link.ts";
 import { pageOf } from "./page.ts";
 import {
+  goodbyeScript,
   joinScript,
   leaveScript,
   othersScript,
@@ -90,7 +91,18 @@ export class ClusterBroker implements Broker {
     await this.#keeper.start();
   }
 
+  /**
+   * Leaves the cluster: removes this node's records from Redis and announces its users'
+   * leaves at once (a clean stop), then closes the links. Without Redis the records expire
+   * with the presence TTL, as after a crash.
+   */
   async close(): Promise<void> {
+    if (this.#keeper && this.up()) {
+      const args = [this.#prefix(), this.#channel(), this.#context().node];
+      await this.#run(goodbyeScript, [], args).catch((err: unknown) => {
+        this.#context().log.warn("could not leave the cluster cleanly", { error: String(err) });
+      });
+    }
     this.#keeper?.close();
   }
 

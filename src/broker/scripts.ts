@@ -36,6 +36,25 @@ local function presence_event(channel, node, kind, room, user)
   redis.call('PUBLISH', channel, '{"k":"p","n":' .. cjson.encode(node) .. ',"e":{"type":"' ..
     kind .. '","room":' .. cjson.encode(room) .. ',"user":' .. cjson.encode(user) .. '}}')
 end
+-- Removes the records of node 'gone'; a leave, sent on 'channel' as node 'by', for each of its users
+-- that no live node still has in a room.
+local function forget(channel, by, gone, live)
+  local prefix = gone .. '|'
+  for _, room in ipairs(redis.call('SMEMBERS', P .. 'nrooms:' .. gone)) do
+    local key = P .. 'pr:' .. room
+    for _, member in ipairs(redis.call('SMEMBERS', key)) do
+      if string.sub(member, 1, #prefix) == prefix then
+        redis.call('SREM', key, member)
+        local user = string.sub(member, #prefix + 1)
+        if not elsewhere(key, live, user, gone) then
+          presence_event(channel, by, 'leave', room, user)
+        end
+      end
+    end
+  end
+  redis.call('DEL', P .. 'nrooms:' .. gone, P .. 'nu:' .. gone, P .. 'nr:' .. gone, P .. 'node:' .. gone)
+  redis.call('ZREM', P .. 'nodes', gone)
+end
 `;
 
 /**
@@ -111,24 +130,6 @@ local channel, node, ttl, mode = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[8]
 local now = now_ms()
 local listed = redis.call('ZSCORE', P .. 'nodes', node) and 1 or 0
 
-local function forget(dead, live)
-  local rooms = redis.call('SMEMBERS', P .. 'nrooms:' .. dead)
-  local prefix = dead .. '|'
-  for _, room in ipairs(rooms) do
-    local key = P .. 'pr:' .. room
-    for _, member in ipairs(redis.call('SMEMBERS', key)) do
-      if string.sub(member, 1, #prefix) == prefix then
-        redis.call('SREM', key, member)
-        local user = string.sub(member, #prefix + 1)
-        if not elsewhere(key, live, user, dead) then
-          presence_event(channel, node, 'leave', room, user)
-        end
-      end
-    end
-  end
-  redis.call('DEL', P .. 'nrooms:' .. dead, P .. 'nu:' .. dead, P .. 'nr:' .. dead, P .. 'node:' .. dead)
-  redis.call('ZREM', P .. 'nodes', dead)
-end
 
 redis.call('ZADD', P .. 'nodes', string.format('%d', now + ttl * 1000), node)
 local nodeKey, nu, nr = P .. 'node:' .. node, P .. 'nu:' .. node, P .. 'nr:' .. node
@@ -152,7 +153,7 @@ redis.call('EXPIRE', nr, ttl)
 
 local dead = redis.call('ZRANGEBYSCORE', P .. 'nodes', '-inf', string.format('%d', now))
 local live = live_nodes(now)
-for _, d in ipairs(dead) do forget(d, live) end
+for _, d in ipairs(dead) do forget(channel, node, d, live) end
 
 if prooms >= 0 then
   local want, order = {}, {}
@@ -266,5 +267,20 @@ for _, n in ipairs(live_nodes(now_ms())) do
   if n ~= ARGV[2] then total = total + (tonumber(redis.call('HGET', P .. 'nu:' .. n, ARGV[3])) or 0) end
 end
 return total
+`,
+);
+
+/**
+ * A node leaving the cluster on a clean stop: removes its records at once and publishes the
+ * leaves of its users that no other live node has in a room, instead of waiting for its
+ * entry to expire. ARGV: prefix, channel, node.
+ */
+export const goodbyeScript = script(
+  "goodbye",
+  `${HELPERS}
+local channel, node = ARGV[2], ARGV[3]
+redis.call('ZREM', P .. 'nodes', node)
+forget(channel, node, node, live_nodes(now_ms()))
+return 1
 `,
 );

@@ -175,6 +175,23 @@ describe.each(kinds)("a three-node cluster over %s", (kind) => {
     expect(left.map((n) => n.node).sort()).toEqual(["a", "b", "c"]);
   }, 30_000);
 
+  test("a node stopped with SIGTERM leaves the listings and presence before it exits", async () => {
+    const e = await launch("e");
+    const watcher = await connect(a, "watcher");
+    await subscribe(watcher, "chat:bye", { presence: true });
+    const erin = await connect(e, "erin");
+    await subscribe(erin, "chat:bye", { presence: true });
+    await watcher.next((f) => f.type === "join" && f.user === "erin");
+    expect(await e.stop("SIGTERM")).toBe(0);
+    // Right after the process ended, not after the presence TTL.
+    const nodes = (await json(a, "/v1/nodes")).nodes as Frame[];
+    expect(nodes.map((n) => n.node)).not.toContain("e");
+    const users = (await json(a, "/v1/users?limit=1000")).users as Frame[];
+    expect(users.map((u) => u.user)).not.toContain("erin");
+    expect((await json(a, "/v1/rooms/chat:bye/presence")).users).toEqual(["watcher"]);
+    await watcher.next((f) => f.type === "leave" && f.user === "erin");
+  });
+
   test("Redis restarted mid-run: clients get every acknowledged message once, offsets continue", async () => {
     const room = "chat:restart";
     const subs = await Promise.all([a, b, c].map((n, i) => connect(n, `rs${i}`)));
