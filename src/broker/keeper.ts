@@ -109,7 +109,14 @@ export class LinkKeeper {
     try {
       return await within(answer, COMMAND_TIMEOUT_MS, what);
     } catch (err) {
-      if (!(err instanceof LinkError)) throw err;
+      if (!(err instanceof LinkError)) {
+        // Redis answered but refuses to work for now (out of memory, loading, a read-only
+        // replica, a busy script): unavailable, not an internal fault.
+        const reply = String((err as Error)?.message ?? err).replace(/^Command failed: /, "");
+        if (!/^(OOM|LOADING|READONLY|BUSY|MASTERDOWN|TRYAGAIN)\b/.test(reply)) throw err;
+        if (counted) this.o.stats.unavailable++;
+        throw new EdgepushError(ErrorCode.unavailable, `redis refused ${what}: ${reply}`);
+      }
       if (counted) this.o.stats.unavailable++;
       if (!(err instanceof LinkTimeout)) {
         this.#lost(generation, err.message);

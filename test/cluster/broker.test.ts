@@ -287,6 +287,23 @@ describe.each(kinds)("%s broker against a real Redis", (kind) => {
     expect(a.broker.stats()).toMatchObject({ outages: 1, unavailable: 1 });
   }, 20_000);
 
+  test("Redis out of memory: publish answers unavailable, then works once memory is back", async () => {
+    fresh();
+    const a = await node("a");
+    expect(await a.broker.publish({ room: "oom", data: 1 })).toMatchObject({ offset: 1 });
+    await raw(["CONFIG", "SET", "maxmemory", "1"]);
+    try {
+      const err = await a.broker.publish({ room: "oom", data: 2 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(EdgepushError);
+      expect((err as EdgepushError).code).toBe("unavailable");
+      expect((err as EdgepushError).message).toContain("OOM");
+    } finally {
+      await raw(["CONFIG", "SET", "maxmemory", "0"]);
+    }
+    expect(await a.broker.publish({ room: "oom", data: 3 })).toMatchObject({ offset: 2 });
+    expect(a.broker.up()).toBe(true);
+  });
+
   test("after its subscription drops, a node hands over what it missed in its rooms", async () => {
     fresh();
     const a = await node("a");
