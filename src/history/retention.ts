@@ -16,8 +16,10 @@ interface RoomRow {
 
 /**
  * Deletes, in batches of at most DELETE_BATCH rows, a room's messages beyond its retention:
- * offsets at or below `last - size`, rows of another epoch, and rows older than the TTL.
- * Returns the rows removed.
+ * offsets at or below `last - size`, rows older than the TTL, and rows of another epoch above
+ * the room's last offset (left by a sequence that started again lower). Rows of an earlier
+ * epoch below it stay readable history until size or age removes them. Returns the rows
+ * removed.
  */
 async function trimRoom(client: Client, r: RoomRow, keep: Retention, now: number): Promise<number> {
   const floor = r.last - keep.size;
@@ -26,9 +28,10 @@ async function trimRoom(client: Client, r: RoomRow, keep: Retention, now: number
   for (;;) {
     const rs = await client.execute({
       sql: `DELETE FROM messages WHERE room = ?1 AND offset IN (
-        SELECT offset FROM messages WHERE room = ?1 AND (offset <= ?2 OR epoch <> ?3 OR ts < ?4)
+        SELECT offset FROM messages WHERE room = ?1
+          AND (offset <= ?2 OR ts < ?4 OR (epoch <> ?3 AND offset > ?6))
         ORDER BY offset LIMIT ?5)`,
-      args: [r.room, floor, r.epoch, minTs, DELETE_BATCH],
+      args: [r.room, floor, r.epoch, minTs, DELETE_BATCH, r.last],
     });
     removed += rs.rowsAffected;
     if (rs.rowsAffected < DELETE_BATCH) return removed;

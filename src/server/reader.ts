@@ -41,21 +41,25 @@ export class HistoryReader {
     return found;
   }
 
-  /** A page of history, oldest first, within the namespace's retention. */
+  /**
+   * A page of history, oldest first, within the namespace's retention. It spans epochs:
+   * messages written before the room's sequence started a new epoch (an unclean stop) keep
+   * their offsets and their own `epoch`, and stay readable until retention removes them.
+   */
   async query(room: string, epoch: string, latest: number, q: HistoryQuery): Promise<Message[]> {
     const ns = this.deps.namespaces.of(room);
     const floor = Math.max(0, latest - ns.historySize);
     const minTs = ns.historyTtlSeconds > 0 ? Date.now() - ns.historyTtlSeconds * 1000 : 0;
-    const keep = (m: Message) => m.offset > floor && m.ts >= minTs && m.epoch === epoch;
+    const keep = (m: Message) => m.offset > floor && m.ts >= minTs;
 
     if (q.since !== undefined) {
-      // Expired messages and those of an earlier epoch come before every kept one, so a page
-      // that keeps nothing is skipped (in larger steps) until kept messages start.
+      // Expired messages come before every kept one, so a page that keeps nothing is skipped
+      // (in larger steps) until kept messages start.
       let after = Math.max(q.since, floor);
       let step = q.limit;
       while (after < latest) {
         const upto = Math.min(latest, after + step);
-        const kept = (await this.#range(room, epoch, after, upto)).filter(keep);
+        const kept = (await this.#range(room, epoch, after, upto, true)).filter(keep);
         if (kept.length > 0) return kept.slice(0, q.limit);
         after = upto;
         step = Math.max(q.limit, STORE_PAGE);
@@ -64,12 +68,22 @@ export class HistoryReader {
     }
     const before = Math.min(q.before ?? latest + 1, latest + 1);
     const after = Math.max(floor, before - 1 - q.limit);
-    const found = await this.#range(room, epoch, after, before - 1);
+    const found = await this.#range(room, epoch, after, before - 1, true);
     return found.filter(keep).slice(-q.limit);
   }
 
-  /** Messages in (after, upto], from the fastest source that holds all of them. */
-  async #range(room: string, epoch: string, after: number, upto: number): Promise<Message[]> {
+  /**
+   * Messages in (after, upto], from the fastest source that holds all of them: of `epoch`
+   * only, or of any epoch with `anyEpoch` (the memory window and hot history hold only the
+   * current one, so older ones come from the store).
+   */
+  async #range(
+    room: string,
+    epoch: string,
+    after: number,
+    upto: number,
+    anyEpoch = false,
+  ): Promise<Message[]> {
     if (upto <= after) return [];
     const fromWindow = this.deps.window.range(room, epoch, after, upto);
     if (fromWindow) return fromWindow;
@@ -87,7 +101,7 @@ export class HistoryReader {
         since: cursor,
         limit: Math.min(STORE_PAGE, upto - cursor),
       });
-      const inRange = page.filter((m) => m.offset <= upto && m.epoch === epoch);
+      const inRange = page.filter((m) => m.offset <= upto && (anyEpoch || m.epoch === epoch));
       out.push(...inRange);
       const tail = page[page.length - 1];
       if (!tail || page.length < Math.min(STORE_PAGE, upto - cursor)) break;

@@ -59,7 +59,7 @@ test("retention keeps the latest `size` by count and drops rows past the TTL, an
   await store.close();
 });
 
-test("retention removes rows of a room's older epoch", async () => {
+test("retention removes rows of an older epoch above a sequence that started again lower", async () => {
   const store = await openStore(historyConfig(tmp.dir), { retentionOf: byNamespace });
   const { epoch } = await store.room("keep:r");
   for (let i = 1; i <= 10; i++) store.append(msg("keep:r", i, epoch));
@@ -73,6 +73,19 @@ test("retention removes rows of a room's older epoch", async () => {
     [2, "EPOCH-2"],
     [3, "EPOCH-2"],
   ]);
+  await store.close();
+});
+
+test("rows of an earlier epoch below the room's sequence stay until size or age removes them", async () => {
+  const store = await openStore(historyConfig(tmp.dir), { retentionOf: byNamespace });
+  const { epoch } = await store.room("keep:old");
+  for (let i = 1; i <= 10; i++) store.append(msg("keep:old", i, epoch));
+  await store.flush();
+  for (let i = 11; i <= 12; i++) store.append(msg("keep:old", i, "EPOCH-2"));
+  await store.flush();
+  expect(await store.retain()).toBe(0);
+  const page = await store.read("keep:old", { since: 0, limit: 100 });
+  expect(page.map((m) => m.epoch)).toEqual([...Array(10).fill(epoch), "EPOCH-2", "EPOCH-2"]);
   await store.close();
 });
 
