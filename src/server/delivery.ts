@@ -20,7 +20,9 @@ import type { Registry } from "./registry.ts";
  * of order, and only a known position tells a late message from a new one. A room gets its
  * position when its first local connection starts joining: until the joining connection has
  * read the room's position (`positioned`), the room's messages wait; from then on they are
- * handed out in order. Rooms no local connection is in are not tracked.
+ * handed out in order. Rooms no local connection is in are not tracked. The single-node
+ * memory broker hands messages over in offset order by construction, so with it nothing is
+ * tracked (`ordered: false`), which keeps an idle connection's inbox free of any entry here.
  */
 export class Delivery {
   #server?: Server<Connection>;
@@ -44,6 +46,8 @@ export class Delivery {
       registry: Registry;
       metrics: Metrics;
       log: Logger;
+      /** Whether messages can arrive out of order (a cluster broker). */
+      ordered: boolean;
     },
   ) {}
 
@@ -88,6 +92,7 @@ export class Delivery {
    * replay must not send them too).
    */
   joined(room: string, latest: Position): number {
+    if (!this.deps.ordered) return latest.offset;
     const last = this.#last.get(room);
     if (last && last.epoch === latest.epoch) return Math.min(latest.offset, last.offset);
     this.#last.set(room, { offset: latest.offset, epoch: latest.epoch });
@@ -111,7 +116,8 @@ export class Delivery {
 
   /** Starts holding live messages of `room` for a connection that is replaying history. */
   hold(room: string, conn: Connection): void {
-    if (!this.#last.has(room) && !this.#pending.has(room) && !this.#filling.has(room)) {
+    const track = this.deps.ordered;
+    if (track && !this.#last.has(room) && !this.#pending.has(room) && !this.#filling.has(room)) {
       this.#pending.set(room, []);
     }
     conn.holds ??= new Map();

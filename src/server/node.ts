@@ -80,7 +80,8 @@ async function buildContext(opts: StartOptions): Promise<NodeContext> {
     maxBytes: config.history.memoryWindowBytes,
     capacityOf: (room) => Math.min(config.history.memoryWindow, namespaces.of(room).historySize),
   });
-  const delivery = new Delivery({ window, broker, store, registry, metrics, log });
+  const ordered = broker.kind !== "memory";
+  const delivery = new Delivery({ window, broker, store, registry, metrics, log, ordered });
   const reader = new HistoryReader({ window, broker, store, namespaces });
   const expiry = new ExpiryWheel((ws) => {
     log.info("token expired", { client: ws.data.id, user: ws.data.user });
