@@ -7,6 +7,7 @@ import { type NodeProcess, spawnNode } from "../support/node.ts";
 import { type RedisServer, startRedis } from "../support/redis.ts";
 import { startUpstashGateway, type UpstashGateway } from "../support/upstash-gateway.ts";
 import { until } from "../support/wait.ts";
+import { clusterEnv } from "./harness.ts";
 
 /** Presence TTL of the suite's nodes: a killed node must drop out within this. */
 const TTL_SECONDS = 3;
@@ -26,16 +27,7 @@ describe.each(kinds)("a three-node cluster over %s", (kind) => {
   const launch = (id: string) =>
     spawnNode({
       config: `broker:\n  presenceTtlSeconds: ${TTL_SECONDS}\n`,
-      env: {
-        EDGEPUSH_BROKER: kind,
-        REDIS_URL: redis.url,
-        UPSTASH_REDIS_REST_URL: gateway?.url ?? "",
-        UPSTASH_REDIS_REST_TOKEN: gateway?.token ?? "",
-        EDGEPUSH_DB_URL: `file:${join(dir, "history.db")}`,
-        FLY_MACHINE_ID: id,
-        FLY_REGION: `r-${id}`,
-        EDGEPUSH_LOG_LEVEL: "info",
-      },
+      env: clusterEnv(kind, redis, gateway, join(dir, "history.db"), id),
     });
 
   const connect = async (node: NodeProcess, user: string) => {

@@ -16,6 +16,29 @@ import type { UpstashGateway } from "../support/upstash-gateway.ts";
 
 export type Kind = "redis" | "upstash";
 
+/**
+ * Environment of a node process in a cluster suite: its broker, the Redis (or the gateway in
+ * front of it), the history database every node shares, and the node's id and region.
+ */
+export function clusterEnv(
+  kind: Kind,
+  redis: RedisServer,
+  gateway: UpstashGateway | undefined,
+  historyFile: string,
+  id: string,
+): Record<string, string> {
+  return {
+    EDGEPUSH_BROKER: kind,
+    REDIS_URL: redis.url,
+    UPSTASH_REDIS_REST_URL: gateway?.url ?? "",
+    UPSTASH_REDIS_REST_TOKEN: gateway?.token ?? "",
+    EDGEPUSH_DB_URL: `file:${historyFile}`,
+    FLY_MACHINE_ID: id,
+    FLY_REGION: `r-${id}`,
+    EDGEPUSH_LOG_LEVEL: "info",
+  };
+}
+
 /** Connections of one simulated node, as its registry would report them. */
 export class Local implements LocalView {
   readonly conns = new Map<string, number>();

@@ -9,6 +9,7 @@ import { type NodeProcess, spawnNode } from "../support/node.ts";
 import { type RedisServer, startRedis } from "../support/redis.ts";
 import { startUpstashGateway, type UpstashGateway } from "../support/upstash-gateway.ts";
 import { until } from "../support/wait.ts";
+import { clusterEnv } from "./harness.ts";
 
 /**
  * Redis stops answering for longer than the command timeout but well within the PING check
@@ -29,15 +30,7 @@ describe.each(kinds)("two nodes over %s when Redis is slow or gone", (kind) => {
   // The default presence TTL: its heartbeat echo check (3 x TTL/3) outlasts the stall.
   const launch = (id: string) =>
     spawnNode({
-      env: {
-        EDGEPUSH_BROKER: kind,
-        REDIS_URL: redis.url,
-        UPSTASH_REDIS_REST_URL: gateway?.url ?? "",
-        UPSTASH_REDIS_REST_TOKEN: gateway?.token ?? "",
-        EDGEPUSH_DB_URL: `file:${join(dir, "history.db")}`,
-        FLY_MACHINE_ID: id,
-        EDGEPUSH_LOG_LEVEL: "info",
-      },
+      env: clusterEnv(kind, redis, gateway, join(dir, "history.db"), id),
     });
 
   const connect = async (node: NodeProcess, user: string) => {
