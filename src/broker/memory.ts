@@ -17,6 +17,14 @@ interface Waiting {
   reject: (err: unknown) => void;
 }
 
+/** A room's position, with when it was last loaded or published in (ms, performance.now()). */
+type Held = Position & { at: number };
+
+/** How long a room's position stays in memory after its last publish. */
+const IDLE_MS = 10 * 60_000;
+/** How often idle positions are dropped. */
+const PRUNE_EVERY_MS = 60_000;
+
 /**
  * The single-node broker: offsets come from a counter per room seeded from the history
  * store, and every cluster-wide question is answered from this node's own connections.
@@ -25,20 +33,47 @@ export class MemoryBroker implements Broker {
   readonly kind = "memory" as const;
   #ctx?: BrokerContext;
   /**
-   * Every room published in since start, with its position. Known shortcoming: never pruned,
-   * so a node that publishes in millions of distinct rooms (or inboxes) over its life holds an
-   * entry for each (about 100 bytes). Pruning needs the store to say a room has no unwritten
-   * rows, which it does not expose per room yet.
+   * Rooms published in lately, with their positions. A room idle for `idleMs` is dropped and
+   * loaded again from the store on its next publish: the store's position counts the rows it
+   * has queued as well as those written, and every assigned message is appended to it before
+   * a timer (such as the pruning one) can run.
    */
-  readonly #positions = new Map<string, Position>();
-  readonly #loading = new Map<string, Promise<Position>>();
+  readonly #positions = new Map<string, Held>();
+  readonly #loading = new Map<string, Promise<Held>>();
   readonly #queues = new Map<string, Waiting[]>();
+  readonly #idleMs: number;
+  readonly #pruneEveryMs: number;
+  #pruning: Timer | undefined;
+
+  constructor(opts: { idleMs?: number; pruneEveryMs?: number } = {}) {
+    this.#idleMs = opts.idleMs ?? IDLE_MS;
+    this.#pruneEveryMs = opts.pruneEveryMs ?? PRUNE_EVERY_MS;
+  }
+
+  /** Rooms whose position is held in memory. */
+  get tracked(): number {
+    return this.#positions.size;
+  }
 
   async start(ctx: BrokerContext): Promise<void> {
     this.#ctx = ctx;
+    this.#pruning = setInterval(() => this.#prune(), this.#pruneEveryMs);
+    this.#pruning.unref?.();
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    clearInterval(this.#pruning);
+    this.#pruning = undefined;
+  }
+
+  #prune(): void {
+    const before = performance.now() - this.#idleMs;
+    for (const [room, pos] of this.#positions) {
+      if (pos.at < before && !this.#queues.has(room) && !this.#loading.has(room)) {
+        this.#positions.delete(room);
+      }
+    }
+  }
 
   up(): boolean {
     return true;
@@ -144,8 +179,9 @@ export class MemoryBroker implements Broker {
     return this.#context().local.disconnect(user, code, reason);
   }
 
-  #assign(pos: Position, input: PublishInput): Message {
+  #assign(pos: Held, input: PublishInput): Message {
     pos.offset += 1;
+    pos.at = performance.now();
     const message: Message = {
       room: input.room,
       offset: pos.offset,
@@ -157,13 +193,17 @@ export class MemoryBroker implements Broker {
     return message;
   }
 
-  #load(room: string): Promise<Position> {
+  #load(room: string): Promise<Held> {
     let loading = this.#loading.get(room);
     if (!loading) {
       loading = this.#store()
         .room(room)
         .then((stored) => {
-          const pos = this.#positions.get(room) ?? { offset: stored.offset, epoch: stored.epoch };
+          const pos = this.#positions.get(room) ?? {
+            offset: stored.offset,
+            epoch: stored.epoch,
+            at: performance.now(),
+          };
           this.#positions.set(room, pos);
           this.#loading.delete(room);
           return pos;
