@@ -34,6 +34,8 @@ export class Delivery {
   /** Rooms filling a gap, with the messages that arrived meanwhile. */
   readonly #filling = new Map<string, Message[]>();
   gapsFilled = 0;
+  /** Length of every message frame published so far (a frame to n sockets counts once). */
+  publishedBytes = 0;
   gapsLost = 0;
   /** Called when a publish met backpressure on some subscriber (the node sweeps for slow consumers). */
   onBackpressure: () => void = () => {};
@@ -57,6 +59,10 @@ export class Delivery {
 
   /** Delivers a message assigned on any node, keeping per-room order. */
   deliver(message: Message): void {
+    if (!this.deps.ordered) {
+      this.#emit(message);
+      return;
+    }
     const waiting = this.#filling.get(message.room) ?? this.#pending.get(message.room);
     if (waiting) {
       waiting.push(message);
@@ -158,17 +164,16 @@ export class Delivery {
     for (const ws of own) ws.subscribe(topic);
   }
 
-  /** Length of every message frame published so far (a frame to n sockets counts once). */
-  publishedBytes = 0;
-
   /** Bytes of message frames the memory window holds. */
   get windowBytes(): number {
     return this.deps.window.bytes;
   }
 
   #emit(message: Message): void {
-    if (this.#last.has(message.room)) {
-      this.#last.set(message.room, { offset: message.offset, epoch: message.epoch });
+    const last = this.#last.get(message.room);
+    if (last) {
+      last.offset = message.offset;
+      last.epoch = message.epoch;
     }
     const frame = messageFrame(message);
     this.publishedBytes += frame.length;
@@ -213,7 +218,7 @@ export class Delivery {
         // instead of asking for the same missing offsets again with every message.
         const last = this.#last.get(room);
         if (last && last.epoch === next.epoch && last.offset < next.offset - 1) {
-          this.#last.set(room, { offset: next.offset - 1, epoch: next.epoch });
+          last.offset = next.offset - 1;
         }
         for (const m of waiting.sort((a, b) => a.offset - b.offset)) this.deliver(m);
       });
