@@ -3,6 +3,7 @@ import { MemoryBroker } from "../../src/broker/memory.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import type { HistoryStore } from "../../src/history/types.ts";
 import { silentLogger } from "../../src/log.ts";
+import { Local, Sink } from "../cluster/harness.ts";
 import { historyConfig, openStore, tempDir } from "../history/fixtures.ts";
 import { until } from "../support/wait.ts";
 
@@ -14,21 +15,14 @@ beforeEach(async () => {
   tmp = tempDir();
   store = await openStore(historyConfig(tmp.dir, { flushMs: 60_000 }));
   broker = new MemoryBroker({ idleMs: 30, pruneEveryMs: 10 });
-  const none = () => new Map<string, number>();
   await broker.start({
     config: loadConfig({ env: {} }),
     node: "n",
     region: "r",
     startedAt: new Date().toISOString(),
     store,
-    local: {
-      users: none,
-      rooms: none,
-      presence: () => [],
-      connections: () => 0,
-      disconnect: () => 0,
-    },
-    sink: { message: () => {}, presence: () => {}, status: () => {} },
+    local: new Local(),
+    sink: new Sink(),
     log: silentLogger,
   });
 });
