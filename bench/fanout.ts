@@ -1,6 +1,8 @@
 /**
- * Fan-out throughput: one room, many subscribers, one publisher sending as fast as its
- * in-flight window allows; counts messages delivered per second across all subscribers.
+ * Fan-out throughput: one room, many subscribers, one publisher sending bursts of messages as
+ * fast as they come back to it (a burst of FANOUT_BURST in one write once the last burst is all
+ * delivered to the publisher, so every server delivers batches of the same size); counts
+ * messages delivered per second across all subscribers.
  * edgepush runs against a bare Bun.serve publish server and Socket.IO on Node and on Bun,
  * in the same run, driven by the same client processes. `bare-sized` is the bare server again
  * with payloads as long as edgepush's whole message frame, so that both move the same bytes
@@ -9,7 +11,7 @@
  *
  * usage: bun bench/fanout.ts
  *   FANOUT_SERVERS=edgepush,bare,bare-sized,socketio-node,socketio-bun  FANOUT_SUBSCRIBERS=1000
- *   FANOUT_PAYLOAD=64  FANOUT_SECONDS=10  FANOUT_WINDOW=20  FANOUT_CLIENTS=2  FANOUT_ROUNDS=1
+ *   FANOUT_PAYLOAD=64  FANOUT_SECONDS=10  FANOUT_BURST=20  FANOUT_CLIENTS=2  FANOUT_ROUNDS=1
  */
 
 import { messageFrame } from "../src/protocol/serialize.ts";
@@ -30,7 +32,7 @@ const settings = {
   subscribers: envNumber("FANOUT_SUBSCRIBERS", 1000),
   payloadBytes: envNumber("FANOUT_PAYLOAD", 64),
   seconds: envNumber("FANOUT_SECONDS", 10),
-  window: envNumber("FANOUT_WINDOW", 20),
+  burst: envNumber("FANOUT_BURST", 20),
   clientProcesses: envNumber("FANOUT_CLIENTS", 2),
   rounds: envNumber("FANOUT_ROUNDS", 1),
   warmupMessages: envNumber("FANOUT_WARMUP", 500),
@@ -39,6 +41,7 @@ const ROOM = "bench";
 
 interface Stats {
   received: number;
+  reads: number;
   open: number;
   closedEarly: number;
   errors: number;
@@ -50,12 +53,13 @@ async function delivered(fleet: Fleet): Promise<Stats> {
   return all.reduce(
     (t, s) => ({
       received: t.received + s.received,
+      reads: t.reads + s.reads,
       open: t.open + s.open,
       closedEarly: t.closedEarly + s.closedEarly,
       errors: t.errors + s.errors,
       firstError: t.firstError || s.firstError,
     }),
-    { received: 0, open: 0, closedEarly: 0, errors: 0, firstError: "" },
+    { received: 0, reads: 0, open: 0, closedEarly: 0, errors: 0, firstError: "" },
   );
 }
 
@@ -107,7 +111,8 @@ async function measure(
         cmd: "publish",
         count,
         rate: 0,
-        window: settings.window,
+        window: settings.burst,
+        burst: true,
         size: payloadBytes,
         timeoutMs,
       });
@@ -133,6 +138,7 @@ async function measure(
       deliveredPerSec: Math.round(stats.received / seconds),
       serverCpuSec: Number(cpu.toFixed(2)),
       cpuUsPer1kDeliveries: Number(((cpu * 1e6) / (stats.received / 1000)).toFixed(1)),
+      messagesPerRead: Number((stats.received / stats.reads).toFixed(1)),
       closedEarly: stats.closedEarly,
       errors: stats.errors,
     };

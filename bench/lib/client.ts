@@ -8,6 +8,7 @@
  */
 import { type Framing, type FramingName, framings, now, payload, stampOf } from "./framing.ts";
 import { signToken } from "./token.ts";
+import { WireSocket, wireStats } from "./wire.ts";
 
 /** What one client process is asked to hold. */
 export interface WorkerConfig {
@@ -31,12 +32,19 @@ export type Command =
   | { cmd: "open" }
   | { cmd: "reset" }
   | { cmd: "stats" }
-  | { cmd: "publish"; count: number; rate: number; window: number; size: number; timeoutMs: number }
+  | {
+      cmd: "publish";
+      count: number;
+      rate: number;
+      window: number;
+      burst?: boolean;
+      size: number;
+      timeoutMs: number;
+    }
   | { cmd: "close" };
 
 interface Conn {
-  ws: WebSocket;
-  ready: boolean;
+  ws: WireSocket;
 }
 
 const config = JSON.parse(process.argv[2] ?? "{}") as WorkerConfig;
@@ -44,12 +52,32 @@ const framing: Framing = framings[config.framing];
 const conns: Conn[] = [];
 let received = 0;
 let since = now();
+let readsSince = 0;
 let closedEarly = 0;
 let errors = 0;
 let firstError = "";
 const latencyMode = config.latencySamples > 0;
 const samples: number[] = [];
 let seenLatencies = 0;
+/** Wakes a publisher waiting for its window to open (see `delivery`). */
+let wake: (() => void) | undefined;
+
+/**
+ * Resolves at the next delivered message or after `ms`, whichever comes first. The publisher
+ * waits on this instead of polling, so that it takes no CPU from the server it measures while
+ * its window is full.
+ */
+function delivery(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      wake = undefined;
+      resolve();
+    }
+    wake = done;
+  });
+}
 
 function reply(value: object): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
@@ -67,44 +95,61 @@ function sample(text: string): void {
   }
 }
 
+const messagePrefix = new TextEncoder().encode(framing.messagePrefix);
+const utf8 = new TextDecoder();
+
 function openOne(i: number): Promise<void> {
   const base = config.urls[i % config.urls.length] ?? "";
   const token =
     config.framing === "edgepush" ? signToken(config.secret, `${config.userPrefix}${i}`) : "";
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(framing.url(base, token));
-    const conn: Conn = { ws, ready: false };
+    let conn: Conn | undefined;
+    let ready = false;
     const markReady = () => {
-      conn.ready = true;
+      if (ready || !conn) return;
+      ready = true;
       conns.push(conn);
       resolve();
     };
-    ws.onopen = () => {
-      const first = framing.onOpen(config.room);
-      if (first.text) ws.send(first.text);
-      if (first.ready) markReady();
-    };
-    ws.onmessage = (event) => {
-      const text = event.data as string;
+    const onText = (text: string) => {
       const out = framing.onFrame(text, config.room);
-      if (out.kind === "message") {
-        received += 1;
-        if (latencyMode) sample(text);
-      } else if (out.kind === "reply") ws.send(out.text);
-      else if (out.kind === "ready" && !conn.ready) markReady();
+      if (out.kind === "message") delivered(latencyMode ? text : undefined);
+      else if (out.kind === "reply") conn?.ws.send(out.text);
+      else if (out.kind === "ready") markReady();
       else if (out.kind === "error") {
         errors += 1;
         firstError ||= text;
       }
     };
-    ws.onclose = (event) => {
-      if (!conn.ready) reject(new Error(`closed before ready: ${event.code} ${event.reason}`));
-      else closedEarly += 1;
-    };
-    ws.onerror = () => {
-      if (!conn.ready) reject(new Error("socket error before ready"));
-    };
+    WireSocket.connect(framing.url(base, token), messagePrefix, {
+      open() {
+        const first = framing.onOpen(config.room);
+        if (first.text) conn?.ws.send(first.text);
+        if (first.ready) markReady();
+      },
+      message(bytes, start, end) {
+        delivered(latencyMode ? utf8.decode(bytes.subarray(start, end)) : undefined);
+      },
+      text: onText,
+      close(code, reason) {
+        if (!ready) reject(new Error(`closed before ready: ${code} ${reason}`));
+        else closedEarly += 1;
+      },
+    }).then(
+      // The server's answer to the upgrade arrives after this runs, so `open` finds `conn`.
+      (ws) => {
+        conn = { ws };
+      },
+      (err: Error) => reject(new Error(`connect failed: ${err.message}`)),
+    );
   });
+}
+
+/** Counts one delivered message; its text is read only to sample latency. */
+function delivered(text: string | undefined): void {
+  received += 1;
+  if (text !== undefined) sample(text);
+  wake?.();
 }
 
 async function openAll(): Promise<{ opened: number; failed: number; firstFailure: string }> {
@@ -125,9 +170,13 @@ async function openAll(): Promise<{ opened: number; failed: number; firstFailure
 }
 
 /**
- * Publishes up to `count` messages from the first connection for at most `timeoutMs`, keeping
- * at most `window` of its own messages undelivered back to it, and at most `rate` a second
- * when rate > 0; then waits up to `timeoutMs` again for its own messages to come back.
+ * Publishes up to `count` messages from the first connection for at most `timeoutMs`, at most
+ * `rate` a second when rate > 0; then waits up to `timeoutMs` again for its own messages to
+ * come back. With `burst`, it sends `window` messages in one write each time all it sent has
+ * come back, so that the server reads every burst at once and delivers it as one batch: the
+ * batch size, which sets how many frames go out in one send to each subscriber, is then the
+ * same for every server and every round. Without, it keeps at most `window` of its own
+ * messages undelivered back to it, sending as the window opens.
  */
 async function publish(c: Extract<Command, { cmd: "publish" }>): Promise<object> {
   const conn = conns[0];
@@ -136,19 +185,28 @@ async function publish(c: Extract<Command, { cmd: "publish" }>): Promise<object>
   const deadline = start + c.timeoutMs;
   const base = received;
   let sent = 0;
+  const frame = () => framing.publish(config.room, payload(c.size, now()), ++sent);
   while (sent < c.count && now() < deadline) {
-    const elapsed = (now() - start) / 1000;
-    const due = c.rate > 0 ? Math.min(c.count, Math.floor(elapsed * c.rate) + 1) : c.count;
-    const allowed = Math.min(due, received - base + c.window);
-    while (sent < allowed) {
-      sent += 1;
-      conn.ws.send(framing.publish(config.room, payload(c.size, now()), sent));
+    const back = received - base;
+    if (c.burst) {
+      if (back === sent) {
+        const n = Math.min(c.window, c.count - sent);
+        conn.ws.send(...Array.from({ length: n }, frame));
+      }
+    } else {
+      const elapsed = (now() - start) / 1000;
+      const due = c.rate > 0 ? Math.min(c.count, Math.floor(elapsed * c.rate) + 1) : c.count;
+      const allowed = Math.min(due, back + c.window);
+      while (sent < allowed) conn.ws.send(frame());
     }
-    await Bun.sleep(c.rate > 0 ? 1 : 0);
+    // At a fixed rate, the next message is due within a millisecond; otherwise the publisher
+    // waits for one of its own messages to come back (it takes no CPU while it waits).
+    if (c.rate > 0) await Bun.sleep(1);
+    else await delivery(100);
   }
   const sentFor = now() - start;
   const drainDeadline = now() + c.timeoutMs;
-  while (received - base < sent && now() < drainDeadline) await Bun.sleep(1);
+  while (received - base < sent && now() < drainDeadline) await delivery(100);
   return { sent, ownDelivered: received - base, sendMs: sentFor, ms: now() - start };
 }
 
@@ -156,8 +214,9 @@ function stats(): object {
   const sorted = [...samples].sort((a, b) => a - b);
   return {
     received,
+    reads: wireStats.reads - readsSince,
     ms: now() - since,
-    open: conns.filter((c) => c.ws.readyState === WebSocket.OPEN).length,
+    open: conns.filter((c) => c.ws.open).length,
     closedEarly,
     errors,
     firstError,
@@ -171,6 +230,7 @@ async function handle(command: Command): Promise<object> {
       return openAll();
     case "reset":
       received = 0;
+      readsSince = wireStats.reads;
       since = now();
       samples.length = 0;
       seenLatencies = 0;

@@ -22,6 +22,11 @@ export interface Framing {
   url(base: string, token: string): string;
   /** A frame to send when the socket opens, if the framing starts the handshake. */
   onOpen(room: string): { text?: string; ready: boolean };
+  /**
+   * How every message frame (a delivery) starts. The clients count a frame with this prefix
+   * without decoding it; only the others reach `onFrame`.
+   */
+  messagePrefix: string;
   /** Classifies a received frame, answering handshakes and pings. */
   onFrame(text: string, room: string): Outcome;
   /** The frame that publishes `data` (a JSON-safe string) to `room`; `id` counts from 1. */
@@ -35,6 +40,7 @@ const READY = { kind: "ready" } as const;
 const edgepush: Framing = {
   url: (base, token) => `${base}/v1/ws?token=${token}`,
   onOpen: () => ({ ready: false }),
+  messagePrefix: '{"type":"message"',
   onFrame(text, room) {
     if (text.startsWith('{"type":"message"')) return MESSAGE;
     if (text === '{"type":"ping"}') return { kind: "reply", text: '{"type":"pong"}' };
@@ -53,6 +59,7 @@ const edgepush: Framing = {
 const bare: Framing = {
   url: (base) => `${base}/ws`,
   onOpen: () => ({ ready: true }),
+  messagePrefix: "",
   onFrame: () => MESSAGE,
   publish: (_room, data) => data,
 };
@@ -60,6 +67,7 @@ const bare: Framing = {
 const socketio: Framing = {
   url: (base) => `${base}/socket.io/?EIO=4&transport=websocket`,
   onOpen: () => ({ ready: false }),
+  messagePrefix: "42[",
   onFrame(text, room) {
     if (text.startsWith("42[")) return MESSAGE;
     if (text === "2") return { kind: "reply", text: "3" };
