@@ -5,11 +5,15 @@ import { newEpoch } from "./epoch.ts";
 
 type State =
   | { kind: "marking"; done: Promise<void> }
-  | { kind: "dirty" }
+  /** `usedAt`: when an offset was last handed out in the room (performance.now()). */
+  | { kind: "dirty"; usedAt: number }
   | { kind: "clearing"; done: Promise<void> };
 
 /** Rooms per UPDATE statement. */
 const CHUNK = 500;
+
+/** How long a written room must go without a publish before its mark is cleared. */
+const QUIET_MS = 1000;
 
 function placeholders(n: number): string {
   return Array.from({ length: n }, () => "?").join(",");
@@ -21,14 +25,26 @@ function placeholders(n: number): string {
  *
  * A room is marked (one batched UPDATE for every room asking in the same tick) before its
  * first unwritten offset is acknowledged, and cleared once the writer has written all its
- * rows. A room still marked when the store opens gets a new epoch: its clients recover with
- * `recovered: false` instead of trusting offsets whose messages were lost.
+ * rows and no publish has used it for `quietMs`. A room still marked when the store opens
+ * gets a new epoch: its clients recover with `recovered: false` instead of trusting offsets
+ * whose messages were lost.
+ *
+ * Clearing waits for a quiet room because a room in steady use would otherwise be cleared
+ * after every batch and marked again by its next publish: two more writes, each a sync to
+ * disk on a local file, and that publish held until its mark is written. The cost is that an
+ * unclean stop within `quietMs` of a room's last publish gives the room a new epoch even when
+ * all its rows were written.
  */
 export class DirtyRooms {
   readonly #states = new Map<string, State>();
   #toMark = new Set<string>();
   #marking: Promise<void> | undefined;
   #failing = false;
+  /** Written rooms to clear once quiet. */
+  readonly #candidates = new Set<string>();
+  #sweepTimer: Timer | undefined;
+  #clearing: Promise<void> = Promise.resolve();
+  readonly #quietMs: number;
 
   constructor(
     private readonly client: () => Client | undefined,
@@ -36,7 +52,12 @@ export class DirtyRooms {
     private readonly epochOf: (room: string) => string,
     /** Reopens the connection after a failed write (see the store's renewConnections). */
     private readonly renew: () => Promise<void>,
-  ) {}
+    /** True when none of the room's rows waits to be written. */
+    private readonly written: (room: string) => boolean,
+    opts: { quietMs?: number } = {},
+  ) {
+    this.#quietMs = opts.quietMs ?? QUIET_MS;
+  }
 
   /**
    * Resolves once `room` is marked; undefined (nothing to wait for) when it already is.
@@ -47,7 +68,10 @@ export class DirtyRooms {
    */
   mark(room: string): Promise<void> | undefined {
     const state = this.#states.get(room);
-    if (state?.kind === "dirty") return undefined;
+    if (state?.kind === "dirty") {
+      state.usedAt = performance.now();
+      return undefined;
+    }
     if (state?.kind === "marking") return state.done;
     if (state?.kind === "clearing") return state.done.then(() => this.mark(room));
     this.#toMark.add(room);
@@ -68,12 +92,55 @@ export class DirtyRooms {
     return this.#states.size;
   }
 
-  /** Clears the rooms whose rows are all written (`isEmpty`), in one batched UPDATE. */
-  async clear(rooms: Iterable<string>, isEmpty: (room: string) => boolean): Promise<void> {
-    const clearing: string[] = [];
-    for (const room of rooms) {
-      if (this.#states.get(room)?.kind === "dirty" && isEmpty(room)) clearing.push(room);
+  /**
+   * Notes that rows of `rooms` were written: each is cleared once all its rows are written and
+   * it has been quiet for `quietMs`.
+   */
+  wrote(rooms: Iterable<string>): void {
+    for (const room of rooms) this.#candidates.add(room);
+    this.#armSweep();
+  }
+
+  /** Clears every written room now, quiet or not, and waits for clears under way (clean stop). */
+  async settle(): Promise<void> {
+    clearTimeout(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+    this.#sweep(true);
+    await this.#clearing;
+  }
+
+  #armSweep(): void {
+    if (this.#sweepTimer || this.#candidates.size === 0) return;
+    this.#sweepTimer = setTimeout(() => {
+      this.#sweepTimer = undefined;
+      this.#sweep(false);
+      this.#armSweep();
+    }, this.#quietMs);
+    this.#sweepTimer.unref?.();
+  }
+
+  /** Starts clearing the candidates that are written and quiet (or all written ones, `now`). */
+  #sweep(now: boolean): void {
+    const before = performance.now() - this.#quietMs;
+    const ready: string[] = [];
+    for (const room of this.#candidates) {
+      const state = this.#states.get(room);
+      if (state?.kind !== "dirty" || !this.written(room)) {
+        // Not marked any more, or rows still queued: the writer names it again once written.
+        this.#candidates.delete(room);
+      } else if (now || state.usedAt <= before) {
+        ready.push(room);
+        this.#candidates.delete(room);
+      }
     }
+    if (ready.length > 0) this.#clearing = this.#clearing.then(() => this.#clear(ready));
+  }
+
+  /** Clears rooms in one batched UPDATE, unless a publish used them since they were picked. */
+  async #clear(rooms: string[]): Promise<void> {
+    const clearing = rooms.filter(
+      (room) => this.#states.get(room)?.kind === "dirty" && this.written(room),
+    );
     if (clearing.length === 0) return;
     const done = this.#update(clearing, 0).catch(async (err: unknown) => {
       this.log.debug("clearing dirty rooms failed", { error: String(err) });
@@ -136,7 +203,8 @@ export class DirtyRooms {
         "the history store cannot record this room's next offsets now; try again",
       );
     }
-    for (const room of rooms) this.#states.set(room, { kind: "dirty" });
+    const usedAt = performance.now();
+    for (const room of rooms) this.#states.set(room, { kind: "dirty", usedAt });
   }
 
   /** Marks rooms dirty, creating the row of a room never written with its first epoch. */

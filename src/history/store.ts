@@ -59,7 +59,6 @@ export class LibsqlHistoryStore implements HistoryStore {
   #failures = 0;
   #retained = 0;
   readonly #dirty: DirtyRooms;
-  #clearing: Promise<void> = Promise.resolve();
   #databaseId = "";
 
   constructor(opts: StoreOptions) {
@@ -69,6 +68,7 @@ export class LibsqlHistoryStore implements HistoryStore {
       opts.log,
       (room) => this.#firstEpoch(room),
       () => this.#renewConnections(),
+      (room) => this.#queue.of(room).length === 0,
     );
   }
 
@@ -149,7 +149,7 @@ export class LibsqlHistoryStore implements HistoryStore {
     await this.#retaining;
     try {
       if (this.#db) await this.flush();
-      await this.#clearing;
+      await this.#dirty.settle();
     } catch (err) {
       this.#opts.log.error("history closed with unwritten rows", {
         pending: this.#queue.size,
@@ -232,10 +232,7 @@ export class LibsqlHistoryStore implements HistoryStore {
       }
       this.#queue.done(batch);
       this.#written += batch.length;
-      const rooms = new Set(batch.map((m) => m.room));
-      this.#clearing = this.#clearing.then(() =>
-        this.#dirty.clear(rooms, (room) => this.#queue.of(room).length === 0),
-      );
+      this.#dirty.wrote(new Set(batch.map((m) => m.room)));
       if (this.#outage) this.#recovered();
       if (this.#queue.size > 0) await nextTick();
     }

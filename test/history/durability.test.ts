@@ -96,3 +96,50 @@ test("a message at an offset of an older epoch replaces the old one and moves th
   expect(page[0]?.epoch).toBe("NEWEPOCH");
   await store.close();
 });
+
+/** Publishes in `room` every few milliseconds for `ms`, as the broker does: reserve, then append. */
+async function steadyPublishes(
+  store: Awaited<ReturnType<typeof openStore>>,
+  room: string,
+  ms: number,
+) {
+  const pos = await store.room(room);
+  let offset = pos.offset;
+  let held = 0;
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    const reserving = store.reserve(room);
+    if (reserving) {
+      held++;
+      await reserving;
+    }
+    store.append(msg(room, ++offset, pos.epoch));
+    await Bun.sleep(5);
+  }
+  return { epoch: pos.epoch, offset, held };
+}
+
+test("a room in steady use is marked once, stays marked across batches, and is cleared once quiet", async () => {
+  const store = await openStore(historyConfig(tmp.dir, { flushMs: 5 }));
+  const run = await steadyPublishes(store, "busy", 600);
+  await store.flush();
+  // Dozens of batches were written meanwhile; only the first publish waited for a mark.
+  expect(run.held).toBe(1);
+  expect(store.stats().dirty).toBe(1);
+  const deadline = Date.now() + 5000;
+  while (store.stats().dirty > 0 && Date.now() < deadline) await Bun.sleep(50);
+  expect(store.stats().dirty).toBe(0);
+  await store.close();
+});
+
+test("a clean close clears a room's mark without waiting for it to be quiet", async () => {
+  const config = historyConfig(tmp.dir, { flushMs: 5 });
+  const first = await openStore(config);
+  const run = await steadyPublishes(first, "busy", 100);
+  expect(first.stats().dirty).toBe(1);
+  await first.close();
+  const second = await openStore(config);
+  // A room still marked would have been given a new epoch on open.
+  expect(await second.room("busy")).toEqual({ offset: run.offset, epoch: run.epoch });
+  await second.close();
+});
