@@ -12,6 +12,7 @@
  * usage: bun bench/fanout.ts
  *   FANOUT_SERVERS=edgepush,bare,bare-sized,socketio-node,socketio-bun  FANOUT_SUBSCRIBERS=1000
  *   FANOUT_PAYLOAD=64  FANOUT_SECONDS=10  FANOUT_BURST=20  FANOUT_CLIENTS=2  FANOUT_ROUNDS=1
+ *   FANOUT_RESULT=fanout (the name of the JSON file in bench/results)
  */
 
 import { messageFrame } from "../src/protocol/serialize.ts";
@@ -138,6 +139,7 @@ async function measure(
       deliveredPerSec: Math.round(stats.received / seconds),
       serverCpuSec: Number(cpu.toFixed(2)),
       cpuUsPer1kDeliveries: Number(((cpu * 1e6) / (stats.received / 1000)).toFixed(1)),
+      cpuUsPerPublish: Number(((cpu * 1e6) / run.sent).toFixed(2)),
       messagesPerRead: Number((stats.received / stats.reads).toFixed(1)),
       closedEarly: stats.closedEarly,
       errors: stats.errors,
@@ -172,7 +174,7 @@ function best(name: string): number {
 
 const ep = best("edgepush");
 done();
-report("fanout", settings, rows, {
+report(process.env.FANOUT_RESULT ?? "fanout", settings, rows, {
   "edgepush / bare": ep / best("bare"),
   "edgepush / bare with edgepush-sized frames": ep / best("bare-sized"),
   "edgepush / socketio-node": ep / best("socketio-node"),
