@@ -88,10 +88,12 @@ export function report(
 ): void {
   mkdirSync(RESULTS, { recursive: true });
   const file = join(RESULTS, `${scenario}.json`);
-  const body = { scenario, machine: machine(), settings, rows, ratios };
+  // A ratio against a server left out of the run is not a figure.
+  const measured = Object.fromEntries(Object.entries(ratios).filter(([, v]) => Number.isFinite(v)));
+  const body = { scenario, machine: machine(), settings, rows, ratios: measured };
   writeFileSync(file, `${JSON.stringify(body, null, 2)}\n`);
   process.stdout.write(`\n${scenario}\n${table(rows)}\n`);
-  for (const [name, value] of Object.entries(ratios)) {
+  for (const [name, value] of Object.entries(measured)) {
     process.stdout.write(`${name}: ${value.toFixed(3)}\n`);
   }
   process.stdout.write(`written ${file}\n`);

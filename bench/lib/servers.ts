@@ -2,7 +2,7 @@
  * Starts the servers a load run compares, each as its own process on loopback, and reads
  * their memory and CPU from /proc.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
@@ -176,6 +176,7 @@ export async function startServer(
       const timer = setTimeout(() => proc.kill("SIGKILL"), 30_000);
       await proc.exited;
       clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }

@@ -48,17 +48,20 @@ export class WireSocket {
   #socket: Socket<undefined> | undefined;
   #upgraded = false;
   #closed = false;
+  /** A close frame was sent: nothing more is written, and the socket ends once flushed. */
+  #closing = false;
   /** Bytes received and not yet parsed (a partial frame or response header). */
   #pending: Uint8Array = new Uint8Array(0);
   /** Bytes the kernel did not take yet. */
   #unsent: Uint8Array[] = [];
-  readonly #mask = new Uint8Array(4);
+  /** State of the xorshift generator that draws a new masking key for every frame. */
+  #seed: number;
 
   private constructor(
     private readonly prefix: Uint8Array,
     private readonly handlers: WireHandlers,
   ) {
-    crypto.getRandomValues(this.#mask);
+    this.#seed = crypto.getRandomValues(new Uint32Array(1))[0] || 1;
   }
 
   /**
@@ -111,28 +114,32 @@ export class WireSocket {
     this.#write(out);
   }
 
-  /** Sends a close frame and ends the connection. */
+  /**
+   * Sends a close frame after whatever is still queued, then ends the connection once all of it
+   * is written. `handlers.close` follows with the server's answer (or 1006).
+   */
   close(code: number): void {
-    if (this.#closed) return;
-    const body = new Uint8Array([code >> 8, code & 0xff]);
-    this.#frame(OP_CLOSE, body);
-    this.#socket?.end();
+    if (this.#closed || this.#closing) return;
+    this.#frame(OP_CLOSE, new Uint8Array([code >> 8, code & 0xff]));
+    this.#closing = true;
+    if (this.#unsent.length === 0) this.#socket?.end();
   }
 
   get open(): boolean {
-    return this.#upgraded && !this.#closed;
+    return this.#upgraded && !this.#closed && !this.#closing;
   }
 
   #ended(code: number, reason: string): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#socket?.end();
+    this.#closing = true;
+    if (this.#unsent.length === 0) this.#socket?.end();
     this.handlers.close(code, reason);
   }
 
   /** Writes a client frame. */
   #frame(opcode: number, payload: Uint8Array): void {
-    if (!this.#closed) this.#write(this.#build(opcode, payload));
+    if (!this.#closed && !this.#closing) this.#write(this.#build(opcode, payload));
   }
 
   /** A client frame: masked, as the protocol requires of clients. */
@@ -150,7 +157,14 @@ export class WireSocket {
       out[1] = 0x80 | 127;
       new DataView(out.buffer).setBigUint64(2, BigInt(n));
     }
-    const mask = this.#mask;
+    // A new key for every frame, as the protocol asks of clients.
+    let x = this.#seed;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.#seed = x >>> 0;
+    const mask = new Uint8Array(4);
+    new DataView(mask.buffer).setUint32(0, this.#seed);
     out.set(mask, head);
     const body = head + 4;
     for (let i = 0; i < n; i++) out[body + i] = (payload[i] as number) ^ (mask[i & 3] as number);
@@ -158,7 +172,6 @@ export class WireSocket {
   }
 
   #write(bytes: Uint8Array): void {
-    if (this.#closed) return;
     if (this.#unsent.length > 0) {
       this.#unsent.push(bytes);
       return;
@@ -177,6 +190,7 @@ export class WireSocket {
       }
       this.#unsent.shift();
     }
+    if (this.#closing) this.#socket?.end();
   }
 
   #receive(chunk: Uint8Array): void {
@@ -227,9 +241,16 @@ export class WireSocket {
         len = Number(new DataView(bytes.buffer, bytes.byteOffset + at + 2, 8).getBigUint64(0));
         body = at + 10;
       }
-      if (b1 & 0x80) body += 4; // servers do not mask; skip a key if one is there anyway
+      // Servers must not mask; a frame that is masked anyway is unmasked in place.
+      const masked = (b1 & 0x80) !== 0;
+      if (masked) body += 4;
       const end = body + len;
       if (end > total) break;
+      if (masked) {
+        for (let i = body; i < end; i++) {
+          bytes[i] = (bytes[i] as number) ^ (bytes[body - 4 + ((i - body) & 3)] as number);
+        }
+      }
       this.#handle(b0 & 0x0f, bytes, body, end);
       at = end;
     }
@@ -239,7 +260,8 @@ export class WireSocket {
   #handle(opcode: number, bytes: Uint8Array, start: number, end: number): void {
     switch (opcode) {
       case OP_TEXT:
-        // A fragmented text frame is classified by its first fragment.
+        // A fragmented text frame is classified by its first fragment; a frame that is not a
+        // delivery is decoded from that fragment alone (the servers measured send none).
         this.#text(bytes, start, end);
         return;
       case OP_BINARY:
