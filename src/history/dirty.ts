@@ -14,6 +14,9 @@ const CHUNK = 500;
 
 /** How long a written room must go without a publish before its mark is cleared. */
 const QUIET_MS = 1000;
+/** Attempts to clear written rooms at a clean stop, and the wait between them. */
+const SETTLE_ATTEMPTS = 5;
+const SETTLE_RETRY_MS = 100;
 
 function placeholders(n: number): string {
   return Array.from({ length: n }, () => "?").join(",");
@@ -44,6 +47,8 @@ export class DirtyRooms {
   readonly #candidates = new Set<string>();
   #sweepTimer: Timer | undefined;
   #clearing: Promise<void> = Promise.resolve();
+  /** The store is closing: no more timed sweeps. */
+  #settled = false;
   readonly #quietMs: number;
 
   constructor(
@@ -101,16 +106,33 @@ export class DirtyRooms {
     this.#armSweep();
   }
 
-  /** Clears every written room now, quiet or not, and waits for clears under way (clean stop). */
+  /**
+   * Clears every written room now, quiet or not, and waits for clears under way (clean stop).
+   * A clear that fails (another connection holds the file's write lock) is tried again a few
+   * times; rooms still marked after that start new epochs on the next start.
+   */
   async settle(): Promise<void> {
+    this.#settled = true;
     clearTimeout(this.#sweepTimer);
     this.#sweepTimer = undefined;
-    this.#sweep(true);
-    await this.#clearing;
+    for (let attempt = 1; ; attempt++) {
+      this.#sweep(true);
+      await this.#clearing;
+      const left = [...this.#candidates].filter((r) => this.#states.get(r)?.kind === "dirty");
+      if (left.length === 0) return;
+      if (attempt === SETTLE_ATTEMPTS) {
+        this.log.warn("rooms left marked at stop: they start new epochs on the next start", {
+          rooms: left.length,
+          sample: left.slice(0, 5),
+        });
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_RETRY_MS));
+    }
   }
 
   #armSweep(): void {
-    if (this.#sweepTimer || this.#candidates.size === 0) return;
+    if (this.#settled || this.#sweepTimer || this.#candidates.size === 0) return;
     this.#sweepTimer = setTimeout(() => {
       this.#sweepTimer = undefined;
       this.#sweep(false);
@@ -136,21 +158,35 @@ export class DirtyRooms {
     if (ready.length > 0) this.#clearing = this.#clearing.then(() => this.#clear(ready));
   }
 
-  /** Clears rooms in one batched UPDATE, unless a publish used them since they were picked. */
+  /**
+   * Clears rooms in one batched UPDATE, unless a publish used them since they were picked. When
+   * the UPDATE fails the rooms stay marked, in memory as in the database, and are tried again.
+   */
   async #clear(rooms: string[]): Promise<void> {
     const clearing = rooms.filter(
       (room) => this.#states.get(room)?.kind === "dirty" && this.written(room),
     );
     if (clearing.length === 0) return;
-    const done = this.#update(clearing, 0).catch(async (err: unknown) => {
-      this.log.debug("clearing dirty rooms failed", { error: String(err) });
-      await this.renew().catch(() => {});
-    });
+    const attempt = this.#update(clearing, 0).then(
+      () => true,
+      async (err: unknown) => {
+        this.log.debug("clearing dirty rooms failed", { error: String(err) });
+        await this.renew().catch(() => {});
+        return false;
+      },
+    );
+    const done = attempt.then(() => undefined);
     for (const room of clearing) this.#states.set(room, { kind: "clearing", done });
-    await done;
+    const cleared = await attempt;
     for (const room of clearing) {
-      if (this.#states.get(room)?.kind === "clearing") this.#states.delete(room);
+      if (this.#states.get(room)?.kind !== "clearing") continue;
+      if (cleared) this.#states.delete(room);
+      else {
+        this.#states.set(room, { kind: "dirty", usedAt: 0 });
+        this.#candidates.add(room);
+      }
     }
+    if (!cleared) this.#armSweep();
   }
 
   /**

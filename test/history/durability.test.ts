@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, expect, test } from "bun:test";
+import { createClient } from "@libsql/client";
 import type { Position } from "../../src/protocol/frames.ts";
-import { historyConfig, msg, offsets, openStore, tempDir } from "./fixtures.ts";
+import { historyConfig, msg, offsets, openStore, recordingLogger, tempDir } from "./fixtures.ts";
 
 let tmp: ReturnType<typeof tempDir>;
 beforeEach(() => {
@@ -142,4 +143,50 @@ test("a clean close clears a room's mark without waiting for it to be quiet", as
   // A room still marked would have been given a new epoch on open.
   expect(await second.room("busy")).toEqual({ offset: run.offset, epoch: run.epoch });
   await second.close();
+});
+
+/** Holds the database file's write lock from another connection until the returned release. */
+async function holdWriteLock(url: string): Promise<() => Promise<void>> {
+  const other = createClient({ url });
+  const tx = await other.transaction("write");
+  return async () => {
+    await tx.rollback();
+    other.close();
+  };
+}
+
+test("a clear refused by another connection's write lock leaves the room marked and is tried again", async () => {
+  const config = historyConfig(tmp.dir, { flushMs: 5 });
+  const log = recordingLogger();
+  const store = await openStore(config, { log });
+  const run = await steadyPublishes(store, "z", 50);
+  await store.flush();
+  const release = await holdWriteLock(config.url);
+  // The room goes quiet while the lock is held: its clear fails, and the mark stays.
+  const failed = () => log.lines.some((l) => l.event === "clearing dirty rooms failed");
+  const until = Date.now() + 5000;
+  while (!failed() && Date.now() < until) await Bun.sleep(50);
+  expect(failed()).toBe(true);
+  expect(store.stats().dirty).toBe(1);
+  await release();
+  const deadline = Date.now() + 5000;
+  while (store.stats().dirty > 0 && Date.now() < deadline) await Bun.sleep(50);
+  expect(store.stats().dirty).toBe(0);
+  await store.close();
+  const again = await openStore(config);
+  expect(await again.room("z")).toEqual({ offset: run.offset, epoch: run.epoch });
+  await again.close();
+});
+
+test("a clean close retries a clear refused by a write lock held for a moment", async () => {
+  const config = historyConfig(tmp.dir, { flushMs: 5 });
+  const store = await openStore(config);
+  const run = await steadyPublishes(store, "z", 50);
+  await store.flush();
+  const release = await holdWriteLock(config.url);
+  setTimeout(() => void release(), 150);
+  await store.close();
+  const again = await openStore(config);
+  expect(await again.room("z")).toEqual({ offset: run.offset, epoch: run.epoch });
+  await again.close();
 });
