@@ -28,15 +28,15 @@ function placeholders(n: number): string {
  *
  * A room is marked (one batched UPDATE for every room asking in the same tick) before its
  * first unwritten offset is acknowledged, and cleared once the writer has written all its
- * rows and no publish has used it for `quietMs`. A room still marked when the store opens
- * gets a new epoch: its clients recover with `recovered: false` instead of trusting offsets
- * whose messages were lost.
+ * rows and no publish has used it for a second (`QUIET_MS`). A room still marked when the
+ * store opens gets a new epoch: its clients recover with `recovered: false` instead of
+ * trusting offsets whose messages were lost.
  *
  * Clearing waits for a quiet room because a room in steady use would otherwise be cleared
  * after every batch and marked again by its next publish: two more writes, each a sync to
  * disk on a local file, and that publish held until its mark is written. The cost is that an
- * unclean stop within `quietMs` of a room's last publish gives the room a new epoch even when
- * all its rows were written.
+ * unclean stop within that second of a room's last publish gives the room a new epoch even
+ * when all its rows were written.
  */
 export class DirtyRooms {
   readonly #states = new Map<string, State>();
@@ -49,7 +49,6 @@ export class DirtyRooms {
   #clearing: Promise<void> = Promise.resolve();
   /** The store is closing: no more timed sweeps. */
   #settled = false;
-  readonly #quietMs: number;
 
   constructor(
     private readonly client: () => Client | undefined,
@@ -59,10 +58,7 @@ export class DirtyRooms {
     private readonly renew: () => Promise<void>,
     /** True when none of the room's rows waits to be written. */
     private readonly written: (room: string) => boolean,
-    opts: { quietMs?: number } = {},
-  ) {
-    this.#quietMs = opts.quietMs ?? QUIET_MS;
-  }
+  ) {}
 
   /**
    * Resolves once `room` is marked; undefined (nothing to wait for) when it already is.
@@ -99,7 +95,7 @@ export class DirtyRooms {
 
   /**
    * Notes that rows of `rooms` were written: each is cleared once all its rows are written and
-   * it has been quiet for `quietMs`.
+   * it has been quiet for `QUIET_MS`.
    */
   wrote(rooms: Iterable<string>): void {
     for (const room of rooms) this.#candidates.add(room);
@@ -137,13 +133,13 @@ export class DirtyRooms {
       this.#sweepTimer = undefined;
       this.#sweep(false);
       this.#armSweep();
-    }, this.#quietMs);
+    }, QUIET_MS);
     this.#sweepTimer.unref?.();
   }
 
   /** Starts clearing the candidates that are written and quiet (or all written ones, `now`). */
   #sweep(now: boolean): void {
-    const before = performance.now() - this.#quietMs;
+    const before = performance.now() - QUIET_MS;
     const ready: string[] = [];
     for (const room of this.#candidates) {
       const state = this.#states.get(room);
