@@ -18,6 +18,8 @@ type Env = Record<string, string | undefined>;
 interface Source {
   name: string;
   tree: Tree;
+  /** For the environment: the variable that set each key (`server.port` → `PORT`). */
+  variables?: Map<string, string>;
 }
 
 const DEFAULTS_FILE = "config/config.yaml (built in)";
@@ -94,24 +96,27 @@ function readYaml(name: string, text: string): Tree {
 
 function envSource(env: Env): Source {
   const tree: Tree = {};
-  const names: string[] = [];
+  const variables = new Map<string, string>();
   for (const [name, key, cast] of envKeys) {
     const v = env[name];
     if (v === undefined || v === "") continue;
     setPath(tree, key, cast(v));
-    names.push(name);
+    variables.set(key, name);
   }
   if (env.EDGEPUSH_API_KEY) {
     setPath(tree, "auth.apiKeys", [env.EDGEPUSH_API_KEY]);
-    names.push("EDGEPUSH_API_KEY");
+    variables.set("auth.apiKeys", "EDGEPUSH_API_KEY");
   }
-  return { name: `environment (${names.join(", ") || "none"})`, tree };
+  return { name: "environment", tree, variables };
 }
 
 function describeSource(sources: Source[], path: (string | number | symbol)[]): string {
+  const key = path.slice(0, 2).map(String).join(".");
   for (let i = sources.length - 1; i >= 0; i--) {
     const s = sources[i] as Source;
-    if (hasPath(s.tree, path.slice(0, 2))) return s.name;
+    if (!hasPath(s.tree, path.slice(0, 2))) continue;
+    const variable = s.variables?.get(key);
+    return variable ? `environment variable ${variable}` : s.name;
   }
   return DEFAULTS_FILE;
 }

@@ -266,6 +266,7 @@ export async function startNode(opts: StartOptions): Promise<EdgeNode> {
     setInterval(() => sweepIdle(ctx), Math.min(5000, config.ws.idleTimeoutSeconds * 250)),
   ];
   log.info("listening", {
+    host: config.server.host,
     port: server.port,
     node: ctx.node,
     region: ctx.region,

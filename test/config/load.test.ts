@@ -95,11 +95,12 @@ describe("configuration", () => {
     expect(msg).toContain("maxFrameSize");
   });
 
-  test("a bad environment value names the variable", () => {
-    const msg = errorOf(() => loadConfig({ env: { PORT: "eighty" } }));
-    expect(msg).toContain("PORT");
-    expect(msg).toContain("server.port");
-    expect(msg).toContain('"eighty"');
+  test("a bad environment value names the variable, and only that one", () => {
+    const env = { PORT: "eighty", EDGEPUSH_HOST: "127.0.0.1", EDGEPUSH_API_KEY: "short" };
+    const msg = errorOf(() => loadConfig({ env }));
+    expect(msg).toContain('environment variable PORT: server.port = "eighty"');
+    expect(msg).toContain('environment variable EDGEPUSH_API_KEY: auth.apiKeys.0 = "short"');
+    expect(msg).not.toContain("EDGEPUSH_HOST");
   });
 
   test("a file that is not YAML, or missing, is named", () => {

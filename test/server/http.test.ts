@@ -32,6 +32,7 @@ describe("HTTP API", () => {
       error: { code: "unauthorized", message: expect.any(String) },
     });
     expect((await node.api("/v1/users", { key: "wrong-key-wrong-key-wrong" })).status).toBe(401);
+    expect((await node.api("/v1/openapi.json", { key: null })).status).toBe(401);
     for (const open of ["/v1/health", "/v1/ready", "/metrics"]) {
       expect((await node.api(open, { key: null })).status).toBe(200);
     }

@@ -14,14 +14,11 @@ import * as routes from "./routes.ts";
 
 type App = OpenAPIHono;
 
-/** Paths that answer without an API key. */
-const OPEN_PATHS = new Set([
-  "/v1/health",
-  "/v1/ready",
-  "/metrics",
-  "/v1/openapi.json",
-  "/v1/dev/token",
-]);
+/**
+ * Paths that answer without an API key: health, readiness and metrics, as PROTOCOL.md says,
+ * and the development-mode token route of the demo page (404 in production mode).
+ */
+const OPEN_PATHS = new Set(["/v1/health", "/v1/ready", "/metrics", "/v1/dev/token"]);
 
 /** The HTTP error body of PROTOCOL.md, with the status of its code. */
 export function errorResponse(c: Context, code: ErrorCode, message: string): Response {
