@@ -275,4 +275,20 @@ describe("HTTP API rate limit", () => {
     const metrics = await (await limited.api("/metrics", { key: null })).text();
     expect(metrics).toMatch(/edgepush_errors_total\{code="rate_limited"\} [1-9]/);
   });
+
+  test("one key has one budget however its Authorization header is spelled", async () => {
+    await Bun.sleep(1500); // the bucket of the test before refills
+    const spellings = Array.from({ length: 30 }, (_, i) =>
+      i % 2
+        ? `bearer${" ".repeat(i + 1)}${TEST_API_KEY}`
+        : `BEARER\t${TEST_API_KEY}${" ".repeat(i)}`,
+    );
+    const answers = await Promise.all(
+      spellings.map((authorization) =>
+        fetch(`${limited.http}/v1/nodes`, { headers: { authorization } }),
+      ),
+    );
+    expect(answers.every((r) => r.status === 200 || r.status === 429)).toBe(true);
+    expect(answers.filter((r) => r.status === 429).length).toBeGreaterThan(15);
+  });
 });

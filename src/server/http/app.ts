@@ -1,6 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import { checkApiKey } from "../../auth/apikeys.ts";
+import { apiKeyOf } from "../../auth/apikeys.ts";
 import { mintToken } from "../../auth/mint.ts";
 import { clientBundle } from "../../client/bundle.ts";
 import { demoPage } from "../../demo/index.ts";
@@ -59,8 +59,9 @@ function guard(app: App, ctx: NodeContext): void {
     const path = c.req.path;
     let bucket: string | undefined;
     if (path.startsWith("/v1/") && !OPEN_PATHS.has(path)) {
-      bucket = c.req.header("authorization");
-      if (!checkApiKey(ctx.config.auth.apiKeys, bucket)) {
+      // The bucket is the key itself, however the header spells the words around it.
+      bucket = apiKeyOf(ctx.config.auth.apiKeys, c.req.header("authorization"));
+      if (bucket === undefined) {
         ctx.metrics.error(ErrorCode.unauthorized);
         return errorResponse(c, ErrorCode.unauthorized, "missing or wrong API key");
       }
