@@ -48,6 +48,25 @@ function enqueue(ctx: NodeContext, ws: Socket, job: () => Promise<void> | void):
   conn.queue = tail;
 }
 
+/**
+ * Sends an error frame after the answers to the connection's earlier frames: while its
+ * authentication (or any earlier handler) runs, the error waits its turn, so `connected` stays
+ * the first frame and answers keep the order of the frames they answer.
+ */
+function answerError(
+  ctx: NodeContext,
+  ws: Socket,
+  id: number | undefined,
+  code: ErrorCode,
+  msg: string,
+): void {
+  const send = () => {
+    if (ws.data.state !== "closed") sendError(ws, ctx.metrics, id, code, msg);
+  };
+  if (ws.data.queue) enqueue(ctx, ws, send);
+  else send();
+}
+
 function badFrame(
   ctx: NodeContext,
   ws: Socket,
@@ -62,7 +81,7 @@ function badFrame(
     closeSocket(ws, ctx.metrics, CloseCode.policyViolation);
     return;
   }
-  sendError(ws, ctx.metrics, id, code, msg);
+  answerError(ctx, ws, id, code, msg);
 }
 
 function onMessage(ctx: NodeContext, ws: Socket, raw: string | Buffer): void {
@@ -90,7 +109,7 @@ function onMessage(ctx: NodeContext, ws: Socket, raw: string | Buffer): void {
       return;
     }
     const id = parsed.ok ? parsed.frame.id : parsed.id;
-    sendError(ws, ctx.metrics, id, ErrorCode.rateLimited, "too many frames; slow down");
+    answerError(ctx, ws, id, ErrorCode.rateLimited, "too many frames; slow down");
     return;
   }
   conn.rateStrikes = 0;

@@ -38,6 +38,20 @@ describe("opening a connection", () => {
     c.close();
   });
 
+  test("with ?token=, `connected` comes first even when bad frames arrive during authentication", async () => {
+    for (let i = 0; i < 10; i++) {
+      const c = await TestClient.open(`${node.ws}?token=${await signed(`early-${i}`)}`);
+      c.socket.send(new Uint8Array([1, 2, 3]));
+      c.socket.send(JSON.stringify({ type: "nope", id: 5 }));
+      c.socket.send(JSON.stringify({ type: "subscribe", id: 6 }));
+      expect((await c.next()).type).toBe("connected");
+      expect(await c.next()).toMatchObject({ type: "error", code: "bad_request" });
+      expect(await c.next()).toMatchObject({ type: "error", id: 5, code: "unknown_type" });
+      expect(await c.next()).toMatchObject({ type: "error", id: 6, code: "bad_request" });
+      c.close();
+    }
+  });
+
   test("a `connect` frame is answered by `connected` carrying the frame's id", async () => {
     const c = await TestClient.open(node.ws);
     c.send({ type: "connect", id: 1, token: await signed("bob") });
