@@ -1,6 +1,10 @@
 import type { LocalView } from "../broker/types.ts";
 import type { Socket } from "./connection.ts";
 
+/** How long a disconnect is remembered for connections still authenticating, and how many. */
+const DISCONNECT_MEMORY_MS = 60_000;
+const DISCONNECTS_KEPT = 10_000;
+
 /**
  * This node's open connections: by user, and per room the users with their connection
  * counts. It answers the broker's questions about the node (`LocalView`).
@@ -11,6 +15,8 @@ export class Registry implements LocalView {
   /** room → user → connections of that user subscribed to the room. */
   readonly #rooms = new Map<string, Map<string, number>>();
   #count = 0;
+  /** Recent disconnects by user: when, and the close code and reason they used. */
+  readonly #disconnects = new Map<string, { at: number; code: number; reason: string }>();
 
   /** Adds an authenticated connection; true when it is the user's first on this node. */
   add(ws: Socket): boolean {
@@ -116,9 +122,27 @@ export class Registry implements LocalView {
     return this.#count;
   }
 
+  /**
+   * Closes every connection of `user` on this node, and remembers the disconnect for a minute
+   * so that a connection of the user still authenticating (not listed yet) is closed as well
+   * once it is (see `disconnectedSince`).
+   */
   disconnect(user: string, code: number, reason: string): number {
     const sockets = this.socketsOf(user);
     for (const ws of sockets) ws.close(code, reason);
+    const now = performance.now();
+    if (this.#disconnects.size >= DISCONNECTS_KEPT) {
+      for (const [u, d] of this.#disconnects) {
+        if (now - d.at > DISCONNECT_MEMORY_MS) this.#disconnects.delete(u);
+      }
+    }
+    this.#disconnects.set(user, { at: now, code, reason });
     return sockets.length;
+  }
+
+  /** The disconnect of `user` made at or after `since` (performance.now()), if any. */
+  disconnectedSince(user: string, since: number): { code: number; reason: string } | undefined {
+    const d = this.#disconnects.get(user);
+    return d && d.at >= since ? d : undefined;
   }
 }

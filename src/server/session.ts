@@ -54,6 +54,7 @@ export async function authenticate(
   frame?: ConnectFrame,
 ): Promise<void> {
   const conn = ws.data;
+  const started = performance.now();
   clearTimeout(conn.connectTimer);
   if (token === undefined) {
     if (!ctx.config.auth.anonymous) {
@@ -84,6 +85,13 @@ export async function authenticate(
     adopt(ws, result.identity);
   }
   if (conn.state === "closed") return;
+  // The user was disconnected while this connection's token was being checked: it was not
+  // listed yet, so it is closed now, the way the disconnect closed the others.
+  const kicked = ctx.registry.disconnectedSince(conn.user, started);
+  if (kicked) {
+    ws.close(kicked.code, kicked.reason);
+    return;
+  }
   conn.state = "open";
   ctx.registry.add(ws);
   armExpiry(ctx, ws);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type Frame, TestClient } from "../support/client.ts";
+import { type Frame, TestClient, tokenFor } from "../support/client.ts";
 import { type NodeProcess, spawnNode, TEST_API_KEY } from "../support/node.ts";
 
 let node: NodeProcess;
@@ -202,6 +202,21 @@ describe("HTTP API", () => {
     expect(res).toEqual({ disconnected: 2 });
     expect((await a.closed).code).toBe(4003);
     expect((await a2.closed).code).toBe(4003);
+  });
+
+  test("disconnect also closes a connection of the user whose token is still being checked", async () => {
+    for (let i = 0; i < 20; i++) {
+      const user = `d-racing-${i}`;
+      const token = await tokenFor(user);
+      // The node starts checking a ?token= before the client hears `open`, so this disconnect
+      // always comes while the connection authenticates or after it is listed.
+      const c = await TestClient.open(`${node.ws}?token=${token}`);
+      await node.api(`/v1/users/${user}/disconnect`, { method: "POST", body: {} });
+      expect((await c.closed).code).toBe(4003);
+      expect(c.frames.some((f) => f.type === "message")).toBe(false);
+    }
+    const after = await json(await node.api("/v1/users/d-racing-0"));
+    expect(after).toEqual({ user: "d-racing-0", online: false, connections: 0 });
   });
 
   test("history pages like the history frame", async () => {
