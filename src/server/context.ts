@@ -5,7 +5,7 @@ import type { Broker } from "../broker/types.ts";
 import type { HistoryStore } from "../history/types.ts";
 import type { Logger } from "../log.ts";
 import type { Namespaces } from "../rooms/names.ts";
-import type { Connection } from "./connection.ts";
+import type { Connection, Socket } from "./connection.ts";
 import type { Delivery } from "./delivery.ts";
 import type { ExpiryWheel } from "./expiry.ts";
 import type { Metrics } from "./metrics.ts";
@@ -34,6 +34,8 @@ export interface NodeContext {
   sockets: number;
   /** Sockets ever opened on this node. */
   opened: number;
+  /** Open sockets not authenticated yet (the registry holds the others). */
+  unauthenticated: Set<Socket>;
   /** True from SIGTERM/SIGINT on: the node refuses new connections and reports not ready. */
   draining: boolean;
 }

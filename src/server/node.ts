@@ -104,6 +104,7 @@ async function buildContext(opts: StartOptions): Promise<NodeContext> {
     expiry,
     sockets: 0,
     opened: 0,
+    unauthenticated: new Set(),
     draining: false,
   };
 }
@@ -172,6 +173,11 @@ async function drainSockets(ctx: NodeContext): Promise<void> {
     closed += batch.length;
     if (ctx.registry.connections() > 0) await Bun.sleep(batchIntervalMs);
   }
+  // Sockets that never authenticated get the same 1012 (a connection authenticating from now
+  // on is closed with it as well, see authenticate).
+  for (const ws of [...ctx.unauthenticated]) closeSocket(ws, ctx.metrics, CloseCode.restarting);
+  closed += ctx.unauthenticated.size;
+  ctx.unauthenticated.clear();
   ctx.log.info("drain closed sockets", { closed });
 }
 

@@ -92,6 +92,11 @@ export async function authenticate(
     ws.close(kicked.code, kicked.reason);
     return;
   }
+  if (ctx.draining) {
+    closeSocket(ws, ctx.metrics, CloseCode.restarting);
+    return;
+  }
+  ctx.unauthenticated.delete(ws);
   conn.state = "open";
   ctx.registry.add(ws);
   armExpiry(ctx, ws);

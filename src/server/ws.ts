@@ -153,6 +153,7 @@ function onOpen(ctx: NodeContext, ws: Socket): void {
     closeSocket(ws, ctx.metrics, code);
     return;
   }
+  ctx.unauthenticated.add(ws);
   if (conn.urlToken !== undefined) {
     const token = conn.urlToken;
     conn.urlToken = undefined;
@@ -171,6 +172,7 @@ function onClose(ctx: NodeContext, ws: Socket, code: number, reason: string): vo
   const byServer = conn.state === "closed";
   conn.state = "closed";
   ctx.sockets--;
+  ctx.unauthenticated.delete(ws);
   // Bun reports a frame over maxPayloadLength as 1006 here, though the client is sent 1009.
   const sent = code === 1006 && reason === "Received too big message" ? CloseCode.tooLarge : code;
   if (!byServer) ctx.metrics.close(sent);
@@ -211,12 +213,16 @@ export function websocketHandlers(ctx: NodeContext): WebSocketHandler<Connection
   };
 }
 
-/** Upgrades a request to /v1/ws; answers with an error response when it is not a WebSocket. */
+/**
+ * Upgrades a request to /v1/ws; answers with an error response when it is not a WebSocket. A
+ * draining node still upgrades, so that the client is told 1012 (see onOpen) rather than
+ * seeing a failed handshake.
+ */
 export function upgrade(ctx: NodeContext, req: Request, url: URL): Response | undefined {
   const server = ctx.server;
-  if (!server || ctx.draining) {
+  if (!server) {
     return Response.json(
-      { error: { code: "unavailable", message: "node is draining" } },
+      { error: { code: "unavailable", message: "node is not listening yet" } },
       { status: 503 },
     );
   }
