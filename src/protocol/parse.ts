@@ -52,6 +52,16 @@ function optInt(f: Fields, key: string, min: number): number | undefined {
   return v;
 }
 
+/** A history `limit`: any integer of at least 1; one above the cap is the cap (see session). */
+function optLimit(f: Fields): number | undefined {
+  const v = f.limit;
+  if (v === undefined) return undefined;
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
+    fail(`"limit" must be an integer of at least 1`);
+  }
+  return Math.min(v, Number.MAX_SAFE_INTEGER);
+}
+
 function optBool(f: Fields, key: string): boolean | undefined {
   const v = f[key];
   if (v === undefined) return undefined;
@@ -107,7 +117,7 @@ function build(type: string, f: Fields, id: number | undefined): ClientFrame {
       const since = optInt(f, "since", 0);
       const before = optInt(f, "before", 1);
       if (since !== undefined && before !== undefined) fail(`give "since" or "before", not both`);
-      return { type, id, room: str(f, "room"), since, before, limit: optInt(f, "limit", 1) };
+      return { type, id, room: str(f, "room"), since, before, limit: optLimit(f) };
     }
     case "refresh":
       return { type, id, token: str(f, "token") };

@@ -36,6 +36,12 @@ export function inboxOf(user: string): string {
   return `${INBOX_PREFIX}${user}`;
 }
 
+/** Whether `room` is a client room, `$broadcast`, or the inbox of a valid user id. */
+export function isKnownRoom(room: string): boolean {
+  if (isRoomName(room) || room === BROADCAST_ROOM) return true;
+  return room.startsWith(INBOX_PREFIX) && isUserId(room.slice(INBOX_PREFIX.length));
+}
+
 /** Whether `room` is a system room: a user inbox or `$broadcast`. */
 export function isSystemRoom(room: string): boolean {
   return room === BROADCAST_ROOM || room.startsWith(INBOX_PREFIX);

@@ -229,6 +229,10 @@ export async function startNode(opts: StartOptions): Promise<EdgeNode> {
   const server: Server<Connection> = Bun.serve<Connection>({
     hostname: config.server.host,
     port: config.server.port,
+    // Bodies are bounded by the API itself (413 too_large past limits.maxFrameBytes, read
+    // without holding more); Bun's own limit would answer a large declared length first, with
+    // an empty 413 instead of the protocol's error body.
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     fetch(req) {
       const url = new URL(req.url);
       if (url.pathname === wsPath && req.headers.get("upgrade")?.toLowerCase() === "websocket") {

@@ -238,6 +238,15 @@ describe("history", () => {
     const capped = await c.request({ type: "history", room, since: 0, limit: 5000 });
     expect(capped.type).toBe("history");
     expect(capped.messages).toHaveLength(1000);
+    // However large: an integer limit above the cap is the cap, over WebSocket and HTTP.
+    for (const limit of [2 ** 53, 1e300]) {
+      const huge = await c.request({ type: "history", room, since: 0, limit });
+      expect(huge.messages).toHaveLength(1000);
+    }
+    const path = `/v1/rooms/${room}/history?since=0&limit=${"9".repeat(40)}`;
+    const res = await node.api(path);
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { messages: unknown[] }).messages).toHaveLength(1000);
     c.close();
   });
 

@@ -75,6 +75,31 @@ describe("HTTP API", () => {
     expect((await json(res)).error.code).toBe("too_large");
   });
 
+  test("a declared length past any limit is 413 with the protocol's error body", async () => {
+    const { port } = new URL(node.http);
+    let answer = "";
+    const done = Promise.withResolvers<void>();
+    const socket = await Bun.connect({
+      hostname: "127.0.0.1",
+      port: Number(port),
+      socket: {
+        data(_s, chunk) {
+          answer += new TextDecoder().decode(chunk);
+          if (answer.includes("}}")) done.resolve();
+        },
+        close: () => done.resolve(),
+      },
+    });
+    socket.write(
+      `POST /v1/publish HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${TEST_API_KEY}\r\n` +
+        "Content-Type: application/json\r\nContent-Length: 200000000\r\n\r\n",
+    );
+    await done.promise;
+    socket.end();
+    expect(answer).toStartWith("HTTP/1.1 413");
+    expect(answer).toContain('{"error":{"code":"too_large"');
+  });
+
   test("a body sent without content-length is read up to the limit: small is taken, large is 413", async () => {
     const streamed = (text: string, chunks: number) =>
       fetch(`${node.http}/v1/publish`, {
@@ -217,6 +242,18 @@ describe("HTTP API", () => {
     }
     const after = await json(await node.api("/v1/users/d-racing-0"));
     expect(after).toEqual({ user: "d-racing-0", online: false, connections: 0 });
+  });
+
+  test("the inbox of a user with a 256-character id is readable over HTTP", async () => {
+    for (const user of ["a".repeat(256), "\u{1F600}".repeat(256)]) {
+      expect((await node.api("/v1/send", { body: { to: user, data: "hi" } })).status).toBe(200);
+      const res = await node.api(`/v1/rooms/${encodeURIComponent(`@${user}`)}/history`);
+      expect(res.status).toBe(200);
+      expect(((await json(res)).messages as Frame[]).map((m) => m.data)).toEqual(["hi"]);
+    }
+    const tooLong = encodeURIComponent(`@${"a".repeat(257)}`);
+    expect((await node.api(`/v1/rooms/${tooLong}/history`)).status).toBe(400);
+    expect((await node.api("/v1/rooms/bad%20room/history")).status).toBe(400);
   });
 
   test("history pages like the history frame", async () => {

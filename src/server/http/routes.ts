@@ -1,5 +1,5 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { isUserId } from "../../rooms/names.ts";
+import { isKnownRoom, isUserId } from "../../rooms/names.ts";
 
 /** Request and response schemas of the HTTP API; they validate bodies and make /v1/openapi.json. */
 
@@ -50,6 +50,16 @@ function body<T extends z.ZodType>(schema: T) {
   return { body: { required: true, content: { "application/json": { schema } } } };
 }
 
+/**
+ * A `limit` in plain digits: any length, since a limit above the cap is taken as the cap
+ * (PROTOCOL.md: "capped at 1000").
+ */
+const LimitDigits = z
+  .string()
+  .regex(/^\d+$/, "must be a whole number in digits")
+  .transform((v) => Math.min(Number(v), Number.MAX_SAFE_INTEGER))
+  .pipe(z.number().min(1));
+
 /** A query parameter holding a whole number in plain digits (no sign, hex, exponent or blank). */
 function digits(min: number) {
   return z
@@ -64,7 +74,9 @@ const Paging = z.object({
   cursor: z.string().optional(),
 });
 
-const RoomParam = z.object({ room: z.string().min(1).max(256) });
+const RoomParam = z.object({
+  room: z.string().refine(isKnownRoom, "not a room: a room name, $broadcast, or @ and a user id"),
+});
 const UserParam = z.object({
   user: z.string().refine(isUserId, "not a user id: 1-256 characters, no control characters"),
 });
@@ -183,7 +195,7 @@ export const historyRoute = createRoute({
     query: z.object({
       since: digits(0).optional(),
       before: digits(1).optional(),
-      limit: digits(1).optional(),
+      limit: LimitDigits.optional(),
     }),
   },
   responses: json(
