@@ -56,7 +56,8 @@ function optInt(f: Fields, key: string, min: number): number | undefined {
 function optLimit(f: Fields): number | undefined {
   const v = f.limit;
   if (v === undefined) return undefined;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
+  // A number too long for a double parses as Infinity: still a limit above the cap.
+  if (typeof v !== "number" || !(Number.isInteger(v) || v === Infinity) || v < 1) {
     fail(`"limit" must be an integer of at least 1`);
   }
   return Math.min(v, Number.MAX_SAFE_INTEGER);

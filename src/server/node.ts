@@ -173,10 +173,11 @@ async function drainSockets(ctx: NodeContext): Promise<void> {
     closed += batch.length;
     if (ctx.registry.connections() > 0) await Bun.sleep(batchIntervalMs);
   }
-  // Sockets that never authenticated get the same 1012 (a connection authenticating from now
-  // on is closed with it as well, see authenticate).
-  for (const ws of [...ctx.unauthenticated]) closeSocket(ws, ctx.metrics, CloseCode.restarting);
-  closed += ctx.unauthenticated.size;
+  // Then the sockets that never authenticated, all at once, with the same 1012 (a connection
+  // authenticating from now on is closed with it as well, see authenticate).
+  const unauthenticated = [...ctx.unauthenticated];
+  for (const ws of unauthenticated) closeSocket(ws, ctx.metrics, CloseCode.restarting);
+  closed += unauthenticated.length;
   ctx.unauthenticated.clear();
   ctx.log.info("drain closed sockets", { closed });
 }

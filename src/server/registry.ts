@@ -131,12 +131,14 @@ export class Registry implements LocalView {
     const sockets = this.socketsOf(user);
     for (const ws of sockets) ws.close(code, reason);
     const now = performance.now();
-    if (this.#disconnects.size >= DISCONNECTS_KEPT) {
-      for (const [u, d] of this.#disconnects) {
-        if (now - d.at > DISCONNECT_MEMORY_MS) this.#disconnects.delete(u);
-      }
-    }
+    // Kept in the order made (a user disconnected again moves to the end), so the oldest go
+    // first: past a minute, or past DISCONNECTS_KEPT entries.
+    this.#disconnects.delete(user);
     this.#disconnects.set(user, { at: now, code, reason });
+    for (const [u, d] of this.#disconnects) {
+      if (now - d.at <= DISCONNECT_MEMORY_MS && this.#disconnects.size <= DISCONNECTS_KEPT) break;
+      this.#disconnects.delete(u);
+    }
     return sockets.length;
   }
 

@@ -243,6 +243,11 @@ describe("history", () => {
       const huge = await c.request({ type: "history", room, since: 0, limit });
       expect(huge.messages).toHaveLength(1000);
     }
+    // A number too long for a double (JSON parses it as Infinity) is a limit above the cap too.
+    c.socket.send(`{"type":"history","id":77,"room":"${room}","since":0,"limit":1e400}`);
+    const endless = await c.next((f) => f.id === 77);
+    expect(endless.type).toBe("history");
+    expect(endless.messages).toHaveLength(1000);
     const path = `/v1/rooms/${room}/history?since=0&limit=${"9".repeat(40)}`;
     const res = await node.api(path);
     expect(res.status).toBe(200);
