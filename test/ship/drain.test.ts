@@ -102,8 +102,8 @@ describe("draining a node on SIGTERM", () => {
     );
     expect(codes).toEqual(Array(SUBSCRIBERS + 1).fill(1012));
     expect((await silent.closed).code).toBe(1012);
-    // The node's count covers every socket it closed: subscribers, publisher, the silent one
-    // and the one opened while draining (closed by the refusal path, not the drain loop).
+    // The drain's count covers the subscribers, the publisher and the silent socket; the one
+    // opened while draining was refused on open, outside that count.
     const summary = a.logs.find((l) => l.event === "drain closed sockets");
     expect(summary?.closed).toBe(SUBSCRIBERS + 2);
     expect(await exited).toBe(0);
