@@ -52,7 +52,7 @@ function optInt(f: Fields, key: string, min: number): number | undefined {
   return v;
 }
 
-/** A history `limit`: any integer of at least 1; one above the cap is the cap (see session). */
+/** A history `limit`: any integer of at least 1; one above the cap is the cap (server/session.ts). */
 function optLimit(f: Fields): number | undefined {
   const v = f.limit;
   if (v === undefined) return undefined;
