@@ -232,7 +232,8 @@ export async function startNode(opts: StartOptions): Promise<EdgeNode> {
     port: config.server.port,
     // Bodies are bounded by the API itself (413 too_large past limits.maxFrameBytes, read
     // without holding more); Bun's own limit would answer a large declared length first, with
-    // an empty 413 instead of the protocol's error body.
+    // an empty 413 instead of the protocol's error body. Bun still answers a declared length
+    // of 2^53 or more itself (an empty 413, or 400): this is as high as its limit goes.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     fetch(req) {
       const url = new URL(req.url);
