@@ -153,6 +153,11 @@ function messaging(app: App, ctx: NodeContext): void {
   });
 }
 
+/**
+ * A room from a path, already percent-decoded by the router. Known gaps: a malformed
+ * percent-encoding (`%FF`) is kept as written rather than refused, and the names `.` and `..`
+ * cannot be reached at all, since URL parsing drops such path segments, encoded or not.
+ */
 function roomParam(room: string): string {
   if (!isRoomName(room) && !isSystemRoom(room)) {
     throw new EdgepushError(ErrorCode.badRequest, "invalid room name");
