@@ -289,6 +289,11 @@ describe("HTTP API", () => {
     expect(doc.openapi).toBe("3.1.0");
     expect(Object.keys(doc.paths)).toContain("/v1/publish");
     expect(Object.keys(doc.paths)).toContain("/v1/rooms/{room}/history");
+    const answers = doc.paths["/v1/publish"].post.responses;
+    expect(Object.keys(answers)).toEqual(
+      expect.arrayContaining(["200", "400", "401", "403", "404", "413", "429", "503"]),
+    );
+    expect(answers["429"].headers["Retry-After"]).toBeDefined();
   });
 });
 

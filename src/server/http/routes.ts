@@ -33,7 +33,17 @@ const errors = {
     description: "Missing or wrong API key",
     content: { "application/json": { schema: ErrorBody } },
   },
+  403: {
+    description: "Not allowed here (presence off for the room's namespace)",
+    content: { "application/json": { schema: ErrorBody } },
+  },
+  404: { description: "No such route", content: { "application/json": { schema: ErrorBody } } },
   413: { description: "Body too large", content: { "application/json": { schema: ErrorBody } } },
+  429: {
+    description: "Over limits.apiRequestsPerSecond for this API key",
+    headers: z.object({ "Retry-After": z.string().openapi({ description: "Seconds to wait" }) }),
+    content: { "application/json": { schema: ErrorBody } },
+  },
   503: {
     description: "Broker unavailable",
     content: { "application/json": { schema: ErrorBody } },
