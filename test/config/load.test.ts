@@ -1,11 +1,18 @@
-import { describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, loadConfig } from "../../src/config/load.ts";
 
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
 function file(yaml: string): string {
-  const path = join(mkdtempSync(join(tmpdir(), "edgepush-config-")), "edgepush.yaml");
+  const dir = mkdtempSync(join(tmpdir(), "edgepush-config-"));
+  dirs.push(dir);
+  const path = join(dir, "edgepush.yaml");
   writeFileSync(path, yaml);
   return path;
 }

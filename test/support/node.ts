@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
@@ -10,6 +10,23 @@ export const TEST_API_KEY = "edgepush-test-api-key-0123456789";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const BUN = process.execPath;
+
+/**
+ * Temp folders spawnNode made. A restarted node reuses its folder (`again()`), so they are
+ * removed only after the whole run (test/support/global.ts), once every node is gone.
+ */
+const madeDirs: string[] = [];
+
+/** Removes the folders spawnNode made. */
+export function removeNodeDirs(): void {
+  for (const dir of madeDirs.splice(0)) {
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    } catch {
+      // A node still closing wrote into its folder meanwhile; the others go all the same.
+    }
+  }
+}
 
 export interface NodeOptions {
   /** Extra environment variables (override the defaults below). */
@@ -80,7 +97,11 @@ function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) =>
  * const res = await node.api("/v1/publish", { method: "POST", body: { room: "r", data: 1 } });
  */
 export async function spawnNode(opts: NodeOptions = {}): Promise<NodeProcess> {
-  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "edgepush-node-"));
+  let dir = opts.dir;
+  if (dir === undefined) {
+    dir = mkdtempSync(join(tmpdir(), "edgepush-node-"));
+    madeDirs.push(dir);
+  }
   const args = opts.command ?? [BUN, join(ROOT, "src/cli.ts"), "serve"];
   if (opts.config !== undefined) {
     const file = join(dir, `config-${Date.now()}.yaml`);
