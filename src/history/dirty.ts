@@ -5,14 +5,17 @@ import { newEpoch } from "./epoch.ts";
 
 type State =
   | { kind: "marking"; done: Promise<void> }
-  /** `usedAt`: when an offset was last handed out in the room (performance.now()). */
-  | { kind: "dirty"; usedAt: number }
+  /** `used`: an offset was handed out in the room since the last sweep looked at it. */
+  | { kind: "dirty"; used: boolean }
   | { kind: "clearing"; done: Promise<void> };
 
 /** Rooms per UPDATE statement. */
 const CHUNK = 500;
 
-/** How long a written room must go without a publish before its mark is cleared. */
+/**
+ * How often written rooms are swept: a room is cleared by the first sweep to find it unused
+ * since the one before, so after one to two such periods without a publish.
+ */
 const QUIET_MS = 1000;
 /** Attempts to clear written rooms at a clean stop, and the wait between them. */
 const SETTLE_ATTEMPTS = 5;
@@ -28,15 +31,16 @@ function placeholders(n: number): string {
  *
  * A room is marked (one batched UPDATE for every room asking in the same tick) before its
  * first unwritten offset is acknowledged, and cleared once the writer has written all its
- * rows and no publish has used it for a second (`QUIET_MS`). A room still marked when the
+ * rows and no publish has used it for a sweep period (`QUIET_MS`, 1 s). A room still marked when the
  * store opens gets a new epoch: its clients recover with `recovered: false` instead of
  * trusting offsets whose messages were lost.
  *
  * Clearing waits for a quiet room because a room in steady use would otherwise be cleared
  * after every batch and marked again by its next publish: two more writes, each a sync to
  * disk on a local file, and that publish held until its mark is written. The cost is that an
- * unclean stop within that second of a room's last publish gives the room a new epoch even
- * when all its rows were written.
+ * unclean stop within a second or two of a room's last publish gives the room a new epoch
+ * even when all its rows were written. Telling a quiet room by a flag cleared at each sweep,
+ * not a clock read per publish, keeps the publish path to one store.
  */
 export class DirtyRooms {
   readonly #states = new Map<string, State>();
@@ -70,7 +74,7 @@ export class DirtyRooms {
   mark(room: string): Promise<void> | undefined {
     const state = this.#states.get(room);
     if (state?.kind === "dirty") {
-      state.usedAt = performance.now();
+      state.used = true;
       return undefined;
     }
     if (state?.kind === "marking") return state.done;
@@ -95,7 +99,7 @@ export class DirtyRooms {
 
   /**
    * Notes that rows of `rooms` were written: each is cleared once all its rows are written and
-   * it has been quiet for `QUIET_MS`.
+   * it has gone a whole sweep period without a publish.
    */
   wrote(rooms: Iterable<string>): void {
     for (const room of rooms) this.#candidates.add(room);
@@ -139,16 +143,17 @@ export class DirtyRooms {
 
   /** Starts clearing the candidates that are written and quiet (or all written ones, `now`). */
   #sweep(now: boolean): void {
-    const before = performance.now() - QUIET_MS;
     const ready: string[] = [];
     for (const room of this.#candidates) {
       const state = this.#states.get(room);
       if (state?.kind !== "dirty" || !this.written(room)) {
         // Not marked any more, or rows still queued: the writer names it again once written.
         this.#candidates.delete(room);
-      } else if (now || state.usedAt <= before) {
+      } else if (now || !state.used) {
         ready.push(room);
         this.#candidates.delete(room);
+      } else {
+        state.used = false;
       }
     }
     if (ready.length > 0) this.#clearing = this.#clearing.then(() => this.#clear(ready));
@@ -178,7 +183,7 @@ export class DirtyRooms {
       if (this.#states.get(room)?.kind !== "clearing") continue;
       if (cleared) this.#states.delete(room);
       else {
-        this.#states.set(room, { kind: "dirty", usedAt: 0 });
+        this.#states.set(room, { kind: "dirty", used: false });
         this.#candidates.add(room);
       }
     }
@@ -235,8 +240,7 @@ export class DirtyRooms {
         "the history store cannot record this room's next offsets now; try again",
       );
     }
-    const usedAt = performance.now();
-    for (const room of rooms) this.#states.set(room, { kind: "dirty", usedAt });
+    for (const room of rooms) this.#states.set(room, { kind: "dirty", used: true });
   }
 
   /** Marks rooms dirty, creating the row of a room never written with its first epoch. */
